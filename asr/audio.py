@@ -1,0 +1,163 @@
+"""Reading audio files: any format soundfile reads (librosa as fallback), mixed to mono and
+resampled to the model's rate, in blocks so that memory does not grow with file length."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import soundfile as sf
+import soxr
+
+from asr.constants import READ_BLOCK_SECONDS, SAMPLE_RATE
+from asr.errors import AudioError
+
+FloatArray = npt.NDArray[np.float32]
+
+
+def _check_path(path: Path) -> None:
+    """Fail early, with a reason a person understands, on paths that cannot hold audio."""
+    if path.is_symlink() and not path.exists():
+        raise AudioError(path, "broken symbolic link")
+    if not path.exists():
+        raise AudioError(path, "file not found")
+    if path.is_dir():
+        raise AudioError(path, "is a directory, not an audio file")
+    if not os.access(path, os.R_OK):
+        raise AudioError(path, "permission denied")
+    if path.stat().st_size == 0:
+        raise AudioError(path, "empty file (0 bytes)")
+
+
+def to_mono(samples: npt.NDArray[np.floating] | npt.NDArray[np.integer]) -> FloatArray:
+    """Average the channels of a (frames,) or (frames, channels) array into float32 mono.
+
+    Integer arrays are scaled to [-1, 1] by their type's range."""
+    array = np.asarray(samples)
+    if np.issubdtype(array.dtype, np.integer):
+        info = np.iinfo(array.dtype)
+        scale = float(max(abs(info.min), info.max))
+        offset = 0.0 if info.min < 0 else (info.max + 1) / 2  # unsigned PCM is centred on mid-range
+        array = (array.astype(np.float64) - offset) / scale
+    if array.ndim == 2:
+        array = array.mean(axis=1)
+    elif array.ndim != 1:
+        raise AudioError(None, f"expected audio of shape (frames,) or (frames, channels), got {array.shape}")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _check_finite(path: Path | None, block: FloatArray) -> None:
+    if not np.isfinite(block).all():
+        raise AudioError(path, "contains NaN or infinite samples")
+
+
+def prepare_array(
+    samples: npt.NDArray[np.floating] | npt.NDArray[np.integer],
+    sample_rate: int,
+    target_rate: int = SAMPLE_RATE,
+) -> FloatArray:
+    """Turn an in-memory array at any rate and channel count into float32 mono at target_rate."""
+    if sample_rate <= 0:
+        raise AudioError(None, f"invalid sample rate {sample_rate}")
+    mono = to_mono(samples)
+    if mono.size == 0:
+        raise AudioError(None, "contains no audio samples")
+    _check_finite(None, mono)
+    if sample_rate != target_rate:
+        mono = soxr.resample(mono, sample_rate, target_rate, quality="HQ").astype(np.float32)
+    return mono
+
+
+def _open_soundfile(path: Path) -> sf.SoundFile | None:
+    """Open with soundfile, or None when libsndfile does not know the format."""
+    try:
+        return sf.SoundFile(str(path))
+    except sf.LibsndfileError:
+        return None
+    except (RuntimeError, TypeError) as exc:  # soundfile raises these for some broken headers
+        raise AudioError(path, f"not a readable audio file ({exc})") from exc
+
+
+def _load_with_librosa(path: Path, target_rate: int) -> FloatArray:
+    """Fallback for formats libsndfile cannot open; librosa may need ffmpeg for those."""
+    try:
+        with warnings.catch_warnings():  # librosa warns as it falls back to audioread
+            warnings.simplefilter("ignore")
+            import librosa
+
+            samples, _ = librosa.load(str(path), sr=target_rate, mono=True)
+    except Exception as exc:  # librosa/audioread raise many unrelated types for bad input
+        raise AudioError(path, "not a readable audio file (unknown format or corrupt data)") from exc
+    return np.asarray(samples, dtype=np.float32)
+
+
+def iter_audio_blocks(
+    path: str | Path,
+    target_rate: int = SAMPLE_RATE,
+    block_seconds: float = READ_BLOCK_SECONDS,
+) -> Iterator[FloatArray]:
+    """Yield the file as consecutive float32 mono blocks at target_rate.
+
+    Raises AudioError (naming the file) for every problem, also midway through a file."""
+    path = Path(path)
+    _check_path(path)
+    handle = _open_soundfile(path)
+    if handle is None:
+        samples = _load_with_librosa(path, target_rate)
+        if samples.size == 0:
+            raise AudioError(path, "contains no audio samples")
+        _check_finite(path, samples)
+        yield samples
+        return
+    with handle:
+        if handle.frames == 0:
+            raise AudioError(path, "contains no audio samples")
+        if handle.samplerate <= 0:
+            raise AudioError(path, f"invalid sample rate {handle.samplerate}")
+        resampler = None
+        if handle.samplerate != target_rate:
+            resampler = soxr.ResampleStream(handle.samplerate, target_rate, 1, dtype="float32", quality="HQ")
+        block_frames = max(1, int(block_seconds * handle.samplerate))
+        produced = 0
+        while True:
+            try:
+                raw = handle.read(block_frames, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                raise AudioError(path, f"corrupt or truncated audio data ({exc})") from exc
+            last = len(raw) < block_frames
+            block = to_mono(raw)
+            _check_finite(path, block)
+            if resampler is not None:
+                block = resampler.resample_chunk(block, last=last).astype(np.float32)
+            if block.size:
+                produced += block.size
+                yield block
+            if last:
+                break
+        if produced == 0:
+            raise AudioError(path, "contains no audio samples")
+
+
+def load_audio(path: str | Path, target_rate: int = SAMPLE_RATE) -> FloatArray:
+    """Read a whole file as float32 mono at target_rate."""
+    blocks = list(iter_audio_blocks(path, target_rate))
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+
+def audio_duration(path: str | Path) -> float:
+    """Duration in seconds from the header when possible (no decoding), else by decoding."""
+    path = Path(path)
+    _check_path(path)
+    handle = _open_soundfile(path)
+    if handle is None:
+        return float(len(_load_with_librosa(path, SAMPLE_RATE)) / SAMPLE_RATE)
+    with handle:
+        if handle.samplerate <= 0:
+            raise AudioError(path, f"invalid sample rate {handle.samplerate}")
+        frames: int = handle.frames
+        rate: int = handle.samplerate
+        return frames / rate

@@ -1,0 +1,183 @@
+"""The `asr` command: `asr transcribe` and `asr train`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from asr import __version__
+from asr.errors import AsrError
+
+AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aif", ".aiff", ".au", ".w64", ".caf", ".webm", ".wma"}
+LONG_AUDIO_SECONDS = 120.0  # show a per-file progress bar above this length
+
+
+def expand_inputs(inputs: list[str]) -> Iterator[Path]:
+    """Files as given (whatever their extension), folders searched recursively for audio."""
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and not p.is_dir())
+        else:
+            yield path  # a missing file is reported when it is read
+
+
+class _SecondsBar:
+    """A progress bar in audio seconds for one long file."""
+
+    def __init__(self, name: str, seconds: float) -> None:
+        self.seconds = seconds
+        self.bar = tqdm(total=round(seconds), desc=name, unit="s", leave=False, file=sys.stderr)
+
+    def advance_to(self, done: float) -> None:
+        self.bar.update(round(min(done, self.seconds)) - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _long_audio_bar(path: Path) -> _SecondsBar | None:
+    from asr.audio import audio_duration
+
+    try:
+        seconds = audio_duration(path)
+    except AsrError:
+        return None  # transcribe() reports the problem
+    return _SecondsBar(path.name, seconds) if seconds > LONG_AUDIO_SECONDS else None
+
+
+def _fail(path: object, exc: BaseException, verbose: bool) -> None:
+    if verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    message = str(exc) if isinstance(exc, AsrError) else f"{path}: {type(exc).__name__}: {exc}"
+    tqdm.write(f"error: {message}", file=sys.stderr)
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from asr.transcribe import TranscribeOptions, load_model
+    from asr.writers import get_writers
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        writing = args.output_format is not None or args.output_dir is not None
+        writers = get_writers(args.output_format or "txt") if writing else []
+        options = TranscribeOptions(batch_size=args.batch_size)
+        recognizer = load_model(args.model, device=args.device)
+    except (AsrError, ValueError) as exc:
+        _fail(args.model, exc, args.verbose)
+        return 2
+    files = list(expand_inputs(args.inputs))
+    if not files:
+        tqdm.write("error: no audio files found in the given paths", file=sys.stderr)
+        return 2
+    failed = 0
+    show_names = len(files) > 1
+    for path in tqdm(files, desc="files", unit="file", disable=len(files) < 2 or args.quiet, file=sys.stderr):
+        try:
+            bar = _long_audio_bar(path) if not args.quiet else None
+            transcript = recognizer.transcribe(path, options=options, progress=bar.advance_to if bar else None)
+            if bar:
+                bar.close()
+            for writer in writers:
+                writer.write(transcript, path, args.output_dir or ".")
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # one bad file must not stop the batch
+            failed += 1
+            _fail(path, exc, args.verbose)
+            continue
+        if not transcript.text:
+            tqdm.write(f"warning: {path}: no speech recognized", file=sys.stderr)
+        if not args.quiet:
+            tqdm.write(f"{path}: {transcript.text}" if show_names else transcript.text)
+    if failed:
+        tqdm.write(f"{failed} of {len(files)} file(s) failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from asr.train import train
+    from asr.train_config import load_train_config
+
+    try:
+        config = load_train_config(args.config, args.overrides)
+        best = train(config)
+    except AsrError as exc:
+        _fail(args.config, exc, args.verbose)
+        return 2
+    print(f"best model: {best}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from asr.evaluate import score_manifest
+    from asr.transcribe import load_model
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        recognizer = load_model(args.model, device=args.device)
+        scores = [score_manifest(recognizer, manifest)[0] for manifest in args.manifests]
+    except AsrError as exc:
+        _fail(args.model, exc, args.verbose)
+        return 2
+    print(f"{'manifest':<40} {'utts':>5} {'words':>6} {'WER %':>6} {'CER %':>6} {'audio s':>8} {'x realtime':>10}")
+    for s in scores:
+        print(f"{s.manifest:<40} {s.utterances:>5} {s.words:>6} {100 * s.wer:>6.2f} {100 * s.cer:>6.2f} {s.audio_seconds:>8.1f} {s.speed:>10.1f}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="asr", description="Speech recognition with BiLSTM-CTC models.")
+    parser.add_argument("--version", action="version", version=f"asr {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    tr = sub.add_parser(
+        "transcribe",
+        help="transcribe audio files",
+        description="Transcribe audio files or folders of audio. Text goes to stdout; -f/-o also write files.",
+    )
+    tr.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files, or folders searched recursively for audio")
+    tr.add_argument("--model", "-m", default=None, help="model directory (config.json + model.safetensors); default: the bundled English model")
+    tr.add_argument(
+        "--output-format", "-f", choices=["txt", "json", "srt", "vtt", "tsv", "all"], default=None, help="output file format (default txt when -o is given)"
+    )
+    tr.add_argument("--output-dir", "-o", default=None, help="folder for output files, named after each audio file (default: current folder when -f is given)")
+    tr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
+    tr.add_argument("--batch-size", type=int, default=4, help="30-second windows run through the model at once (default 4)")
+    tr.add_argument("--threads", type=int, default=0, help="CPU threads for the model (default: torch's choice, all cores)")
+    tr.add_argument("--quiet", "-q", action="store_true", help="print no transcripts or progress, only errors")
+    tr.add_argument("--verbose", "-v", action="store_true", help="print full tracebacks for errors")
+    tr.set_defaults(func=cmd_transcribe)
+
+    ev = sub.add_parser("evaluate", help="WER/CER and speed of a model on JSONL manifests")
+    ev.add_argument("manifests", nargs="+", metavar="MANIFEST", help="NeMo-style JSONL manifests (audio_filepath, duration, text)")
+    ev.add_argument("--model", "-m", default=None, help="model directory; default: the bundled English model")
+    ev.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
+    ev.add_argument("--threads", type=int, default=0, help="CPU threads for the model (default: all cores)")
+    ev.add_argument("--verbose", "-v", action="store_true", help="print full tracebacks for errors")
+    ev.set_defaults(func=cmd_evaluate)
+
+    tn = sub.add_parser("train", help="train a model from a YAML config", description="Train a model. Resumes from OUTPUT_DIR/checkpoint.pt when it exists.")
+    tn.add_argument("config", help="YAML config (see recipes/*/config.yaml); relative paths in it are relative to its folder")
+    tn.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config fields, e.g. epochs=5 optim.lr=0.0005")
+    tn.add_argument("--verbose", "-v", action="store_true", help="print full tracebacks for errors")
+    tn.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return result

@@ -1,0 +1,34 @@
+"""Defaults shared by every stage of the pipeline, with the values derived from them."""
+
+from __future__ import annotations
+
+# Front-end: 16 kHz audio, 25 ms windows every 10 ms, 80 log-mel bands.
+SAMPLE_RATE = 16_000
+N_MELS = 80
+WIN_MS = 25.0
+HOP_MS = 10.0
+WIN_LENGTH = int(SAMPLE_RATE * WIN_MS / 1000)  # 400 samples
+HOP_LENGTH = int(SAMPLE_RATE * HOP_MS / 1000)  # 160 samples
+N_FFT = 512  # next power of two above WIN_LENGTH
+LOG_FLOOR = 1e-6  # added before the log so silence stays finite
+
+# Character vocabulary: blank first, then space, letters and apostrophe.
+BLANK = "<blank>"
+DEFAULT_ALPHABET = " abcdefghijklmnopqrstuvwxyz'"
+
+# Long-form transcription: windows of at most WINDOW_SECONDS, cut at the quietest
+# point of the last CUT_SEARCH_SECONDS, with CONTEXT_SECONDS of audio on each side
+# that the bidirectional model sees but whose frames are not kept.
+WINDOW_SECONDS = 30.0
+CUT_SEARCH_SECONDS = 5.0
+CONTEXT_SECONDS = 1.0
+READ_BLOCK_SECONDS = 60.0  # how much audio is read from disk at a time
+SILENCE_PEAK = 1e-4  # a window whose samples all stay below this (-80 dBFS) is silence: no model run
+
+# Subtitles: a new segment starts after a pause this long or when one grows too long.
+SEGMENT_PAUSE_SECONDS = 0.8
+SEGMENT_MAX_SECONDS = 10.0
+
+# Model directory layout.
+CONFIG_FILENAME = "config.json"
+WEIGHTS_FILENAME = "model.safetensors"

@@ -1,0 +1,88 @@
+"""Log-mel filterbank features and the global mean/variance statistics stored with a model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torchaudio
+
+from asr.constants import HOP_MS, LOG_FLOOR, N_FFT, N_MELS, SAMPLE_RATE, WIN_MS
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """The front-end a model was trained with; it travels in the model's config.json."""
+
+    sample_rate: int = SAMPLE_RATE  # Hz; audio is resampled to this before features
+    n_mels: int = N_MELS  # number of mel bands
+    win_ms: float = WIN_MS  # analysis window length
+    hop_ms: float = HOP_MS  # frame shift
+    n_fft: int = N_FFT  # FFT size, at least the window length
+
+    @property
+    def win_length(self) -> int:
+        return round(self.sample_rate * self.win_ms / 1000)
+
+    @property
+    def hop_length(self) -> int:
+        return round(self.sample_rate * self.hop_ms / 1000)
+
+    @property
+    def frame_seconds(self) -> float:
+        return self.hop_length / self.sample_rate
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames produced for num_samples of audio (centred windows)."""
+        return num_samples // self.hop_length + 1
+
+
+class LogMel(torch.nn.Module):
+    """Waveforms (batch, samples) -> log-mel features (batch, frames, n_mels)."""
+
+    def __init__(self, config: FeatureConfig) -> None:
+        super().__init__()
+        if config.n_fft < config.win_length:
+            raise ValueError(f"n_fft {config.n_fft} is shorter than the window ({config.win_length} samples)")
+        self.config = config
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=config.sample_rate,
+            n_fft=config.n_fft,
+            win_length=config.win_length,
+            hop_length=config.hop_length,
+            n_mels=config.n_mels,
+            power=2.0,
+            center=True,
+        )
+
+    def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
+        # The STFT runs in fp32 even under autocast: low precision power spectra lose quiet bands.
+        with torch.autocast(device_type=waveforms.device.type, enabled=False):
+            power = self.mel(waveforms.float())
+        return torch.log(power + LOG_FLOOR).transpose(1, 2)
+
+    def lengths(self, sample_lengths: torch.Tensor) -> torch.Tensor:
+        return torch.div(sample_lengths, self.config.hop_length, rounding_mode="floor") + 1
+
+
+class FeatureStats:
+    """Accumulates per-band mean and standard deviation over a training set (in float64)."""
+
+    def __init__(self, n_mels: int) -> None:
+        self.total = torch.zeros(n_mels, dtype=torch.float64)
+        self.total_sq = torch.zeros(n_mels, dtype=torch.float64)
+        self.frames = 0
+
+    def update(self, features: torch.Tensor) -> None:
+        """Add (frames, n_mels) features of one utterance."""
+        feats = features.detach().to(torch.float64).cpu()
+        self.total += feats.sum(dim=0)
+        self.total_sq += (feats**2).sum(dim=0)
+        self.frames += feats.shape[0]
+
+    def mean_std(self) -> tuple[list[float], list[float]]:
+        if self.frames == 0:
+            raise ValueError("no frames were seen: cannot compute normalization statistics")
+        mean = self.total / self.frames
+        var = (self.total_sq / self.frames - mean**2).clamp_min(1e-8)
+        return mean.tolist(), var.sqrt().tolist()

@@ -1,0 +1,93 @@
+"""The training configuration tree, loaded from YAML (see recipes/*/config.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from asr.config import apply_overrides, from_dict, load_yaml
+from asr.constants import DEFAULT_ALPHABET
+from asr.features import FeatureConfig
+from asr.model import ModelConfig
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    train_manifests: list[str]  # JSONL manifests to train on (paths relative to the config file or absolute)
+    valid_manifests: list[str] = field(default_factory=list)  # scored with greedy WER/CER after each epoch
+    alphabet: str = DEFAULT_ALPHABET  # output characters; the CTC blank is added in front
+    min_duration: float = 0.1  # seconds; shorter utterances are skipped
+    max_duration: float = 20.0  # seconds; longer utterances are skipped
+    max_chars_per_second: float = 25.0  # longer transcripts mean truncated audio; such utterances are skipped
+    batch_size: int = 16  # most utterances in one batch
+    max_batch_seconds: float = 320.0  # most padded audio seconds in one batch
+    num_workers: int = 2  # DataLoader processes that decode audio (0: in the main process)
+    stats_utterances: int = 1000  # training utterances used for the normalization statistics
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 1e-3  # peak learning rate of AdamW
+    weight_decay: float = 1e-2
+    betas: tuple[float, float] = (0.9, 0.98)
+    grad_clip: float = 5.0  # max gradient norm
+    warmup_steps: int = 200  # linear warm-up from 0 to lr
+    schedule: Literal["cosine", "constant"] = "cosine"  # decay after warm-up
+    min_lr_ratio: float = 0.05  # the cosine ends at lr * min_lr_ratio
+
+
+@dataclass(frozen=True)
+class SpecAugmentConfig:
+    freq_masks: int = 0  # number of frequency masks per utterance (0 turns SpecAugment off)
+    freq_width: int = 15  # widest frequency mask, in mel bands
+    time_masks: int = 0  # number of time masks per utterance
+    time_width: int = 40  # widest time mask, in frames
+    time_ratio: float = 0.1  # a time mask covers at most this fraction of the utterance
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    output_dir: str  # holds checkpoint.pt, best/, last/, train_log.csv
+    data: DataConfig
+    model: ModelConfig = field(default_factory=ModelConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
+    epochs: int = 30
+    seed: int = 0
+    device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocast on GPU; the CTC loss stays fp32
+    checkpoint_every_steps: int = 200  # also checkpoint within an epoch (resume continues mid-epoch)
+    log_every_steps: int = 20
+    max_steps: int = 0  # stop (with a checkpoint) after this many steps in all; 0 means no limit
+    resume: bool = True  # continue from output_dir/checkpoint.pt when it exists
+
+
+def load_train_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML config, apply 'key.sub=value' overrides, and resolve manifest and output
+    paths relative to the config file's folder."""
+    path = Path(path)
+    data = apply_overrides(load_yaml(path), overrides or [])
+    base = path.parent
+
+    def resolve(p: str) -> str:
+        return str(p if Path(p).is_absolute() else base / p)
+
+    data_section = data.get("data")
+    if isinstance(data_section, dict):
+        for key in ("train_manifests", "valid_manifests"):
+            if isinstance(data_section.get(key), list):
+                data_section[key] = [resolve(p) if isinstance(p, str) else p for p in data_section[key]]
+    if isinstance(data.get("output_dir"), str):
+        data["output_dir"] = resolve(data["output_dir"])
+    model_section = data.setdefault("model", {})
+    if isinstance(model_section, dict):
+        # The output layer's size follows the alphabet unless given explicitly.
+        alphabet = data_section.get("alphabet", DEFAULT_ALPHABET) if isinstance(data_section, dict) else DEFAULT_ALPHABET
+        if isinstance(alphabet, str):
+            model_section.setdefault("vocab_size", len(alphabet) + 1)
+        features = data.get("features", {})
+        if isinstance(features, dict) and "n_mels" in features:
+            model_section.setdefault("n_mels", features["n_mels"])
+    return from_dict(TrainConfig, data)

@@ -1,0 +1,220 @@
+"""From audio to a Transcript: windows cut at quiet points, batched model runs, decoding."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from asr.audio import FloatArray, iter_audio_blocks, prepare_array
+from asr.constants import CONTEXT_SECONDS, CUT_SEARCH_SECONDS, SILENCE_PEAK, WINDOW_SECONDS
+from asr.decoding import greedy_decode
+from asr.errors import AudioError
+from asr.features import LogMel
+from asr.model_dir import LoadedModel, load_model_dir
+from asr.results import Transcript, make_transcript
+
+DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    batch_size: int = 4  # windows run through the model at once
+    window_seconds: float = WINDOW_SECONDS  # longest piece of audio the model sees at once
+    context_seconds: float = CONTEXT_SECONDS  # extra audio on each side, seen but not kept
+    cut_search_seconds: float = CUT_SEARCH_SECONDS  # where to look for a quiet cut point
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        if not 0 < self.cut_search_seconds < self.window_seconds:
+            raise ValueError("cut_search_seconds must be positive and shorter than window_seconds")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A piece of audio for the model, and which of its output frames belong to it alone."""
+
+    samples: FloatArray
+    keep_from: int  # first output frame to keep
+    keep_to: int  # one past the last output frame to keep
+
+
+def quietest_unit(energy: npt.NDArray[np.float32]) -> int:
+    """Index of the middle of the longest run of the quietest frames: a cut in the middle of a
+    pause, away from the edges of the words around it."""
+    quiet = energy <= 2 * energy.min() + 1e-8
+    best_start, best_length, start = 0, 0, None
+    for index, is_quiet in enumerate([*quiet.tolist(), False]):
+        if is_quiet and start is None:
+            start = index
+        elif not is_quiet and start is not None:
+            if index - start > best_length:
+                best_start, best_length = start, index - start
+            start = None
+    return best_start + best_length // 2
+
+
+def plan_windows(blocks: Iterable[FloatArray], unit: int, window: int, context: int, search: int) -> Iterator[Window]:
+    """Cut a stream of sample blocks into windows of at most `window` samples (plus `context`
+    each side). Cuts fall on multiples of `unit` (one output frame), at the quietest frame of
+    the last `search` samples, so that kept frames tile the audio without gaps or overlap."""
+    source = iter(blocks)
+    pieces: list[FloatArray] = []
+    buffered = 0
+    buf_start = 0  # absolute index of the first buffered sample
+    core_start = 0
+    exhausted = False
+    while True:
+        while not exhausted and buf_start + buffered < core_start + window + context:
+            block = next(source, None)
+            if block is None:
+                exhausted = True
+            else:
+                pieces.append(block)
+                buffered += block.size
+        buf = np.concatenate(pieces) if len(pieces) != 1 else pieces[0]
+        pieces = [buf]
+        available_end = buf_start + buffered
+        chunk_start = max(core_start - context, 0)
+        if exhausted and available_end - core_start <= window:
+            if available_end <= core_start:
+                return
+            samples = buf[chunk_start - buf_start :]
+            keep_to = -(-(available_end - chunk_start) // unit)  # ceil: a partial last frame counts
+            yield Window(samples, (core_start - chunk_start) // unit, keep_to)
+            return
+        region = buf[core_start + window - search - buf_start : core_start + window - buf_start]
+        energy = (region[: region.size // unit * unit].reshape(-1, unit) ** 2).sum(axis=1)
+        core_end = core_start + window - search + quietest_unit(energy) * unit
+        if core_end <= core_start:  # degenerate settings: never stand still
+            core_end = core_start + unit
+        chunk_end = min(core_end + context, available_end)
+        yield Window(buf[chunk_start - buf_start : chunk_end - buf_start], (core_start - chunk_start) // unit, (core_end - chunk_start) // unit)
+        core_start = core_end
+        drop = max(core_start - context, 0) - buf_start
+        pieces = [buf[drop:]]
+        buf_start += drop
+        buffered -= drop
+
+
+def _batches(windows: Iterable[Window], size: int) -> Iterator[list[Window]]:
+    batch: list[Window] = []
+    for window in windows:
+        batch.append(window)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class Recognizer:
+    """A loaded model ready to transcribe files or arrays. Create it with asr.load_model()."""
+
+    def __init__(self, loaded: LoadedModel, device: str | torch.device = "cpu") -> None:
+        self.config = loaded.config
+        self.tokenizer = loaded.tokenizer
+        self.path = loaded.path
+        self.device = torch.device(device)
+        self.model = loaded.model.to(self.device).eval()
+        self.frontend = LogMel(self.config.features).to(self.device)
+        features = self.config.features
+        self.sample_rate = features.sample_rate
+        self.frame_samples = features.hop_length * self.config.model.subsampling  # samples per output frame
+        self.frame_seconds = self.frame_samples / self.sample_rate
+
+    def _silence(self, window: Window) -> torch.Tensor:
+        """All-blank log-probs: digital silence is far outside any training data, and a model can
+        hallucinate on it, so silent windows skip the model."""
+        frames = window.keep_to - window.keep_from
+        log_probs = torch.full((frames, self.tokenizer.vocab_size), -1e4)
+        log_probs[:, self.tokenizer.blank_id] = 0.0
+        return log_probs
+
+    def _run(self, windows: list[Window]) -> list[torch.Tensor]:
+        """Log-probs of the kept frames of each window in a batch."""
+        silent = [float(np.abs(w.samples).max()) < SILENCE_PEAK for w in windows]
+        batch = [w for w, quiet in zip(windows, silent, strict=True) if not quiet]
+        heard = iter(self._run_model(batch) if batch else [])
+        return [self._silence(w) if quiet else next(heard) for w, quiet in zip(windows, silent, strict=True)]
+
+    def _run_model(self, batch: list[Window]) -> list[torch.Tensor]:
+        min_samples = self.config.features.n_fft  # the STFT's reflect padding needs this much
+        lengths = [max(w.samples.size, min_samples) for w in batch]
+        waves = torch.zeros(len(batch), max(lengths))
+        for row, window in enumerate(batch):
+            waves[row, : window.samples.size] = torch.from_numpy(window.samples)
+        waves = waves.to(self.device)
+        sample_lengths = torch.tensor(lengths, device=self.device)
+        feats = self.frontend(waves)
+        log_probs, out_lengths = self.model(feats, self.frontend.lengths(sample_lengths))
+        kept = []
+        for row, window in enumerate(batch):
+            valid = int(out_lengths[row])
+            kept.append(log_probs[row, window.keep_from : min(window.keep_to, valid)].cpu())
+        return kept
+
+    def log_probs(
+        self,
+        blocks: Iterable[FloatArray],
+        options: TranscribeOptions = TranscribeOptions(),
+        progress: Callable[[float], None] | None = None,
+    ) -> tuple[torch.Tensor, float]:
+        """(frames, vocab) log-probabilities for a stream of audio blocks, and its duration."""
+        sr, unit = self.sample_rate, self.frame_samples
+
+        def to_units(seconds: float) -> int:
+            return max(1, round(seconds * sr / unit)) * unit
+
+        total = 0
+
+        def counted(source: Iterable[FloatArray]) -> Iterator[FloatArray]:
+            nonlocal total
+            for block in source:
+                total += block.size
+                yield block
+
+        windows = plan_windows(
+            counted(blocks), unit, to_units(options.window_seconds), round(options.context_seconds * sr / unit) * unit, to_units(options.cut_search_seconds)
+        )
+        pieces: list[torch.Tensor] = []
+        with torch.inference_mode():
+            for batch in _batches(windows, options.batch_size):
+                pieces.extend(self._run(batch))
+                if progress is not None:
+                    progress(sum(p.shape[0] for p in pieces) * self.frame_seconds)
+        if not pieces:
+            return torch.zeros(0, self.tokenizer.vocab_size), 0.0
+        return torch.cat(pieces), total / sr
+
+    def transcribe(
+        self,
+        audio: str | Path | np.ndarray,
+        sample_rate: int | None = None,
+        options: TranscribeOptions = TranscribeOptions(),
+        progress: Callable[[float], None] | None = None,
+    ) -> Transcript:
+        """Transcribe a file path, or an array (then sample_rate is required)."""
+        if isinstance(audio, (str, Path)):
+            blocks: Iterable[FloatArray] = iter_audio_blocks(audio, self.sample_rate)
+        else:
+            if sample_rate is None:
+                raise AudioError(None, "sample_rate is required when transcribing an array")
+            blocks = [prepare_array(audio, sample_rate, self.sample_rate)]
+        log_probs, duration = self.log_probs(blocks, options, progress)
+        words = greedy_decode(log_probs, self.tokenizer, self.frame_seconds)
+        # The last frame may reach a little past the audio; times never exceed the duration.
+        words = [w if w.end <= duration else type(w)(w.text, min(w.start, duration), duration, w.confidence) for w in words]
+        return make_transcript(words, duration)
+
+
+def load_model(path: str | Path | None = None, device: str = "cpu") -> Recognizer:
+    """Load a model directory (default: the bundled English model) for transcription."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return Recognizer(load_model_dir(path or DEFAULT_MODEL_DIR, device), device)

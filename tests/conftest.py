@@ -1,0 +1,59 @@
+"""Shared fixtures: the committed TTS clips, a tiny model trained on them once per session,
+and the location of ../shared/data (tests that need it skip when it is absent)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from asr.train import train
+from asr.train_config import load_train_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEECH = ROOT / "tests" / "fixtures" / "speech"
+SPEECH_MANIFEST = SPEECH / "manifest.jsonl"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+requires_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"{SHARED_DATA} is not present (it exists in CI and dev sessions)")
+
+
+def fixture_texts() -> dict[str, str]:
+    """Clip file name -> its transcript, from the fixture manifest."""
+    rows = [json.loads(line) for line in SPEECH_MANIFEST.read_text().splitlines()]
+    return {row["audio_filepath"]: row["text"] for row in rows}
+
+
+# Small enough to overfit four clips in about a minute on two cores.
+TINY_OVERRIDES = [
+    "epochs=300",
+    "data.batch_size=4",
+    "data.num_workers=0",
+    "model.lstm_layers=2",
+    "model.hidden_size=128",
+    "model.subsampling=2",
+    "model.conv_channels=16",
+    "model.dropout=0.0",
+    "optim.lr=0.003",
+    "optim.warmup_steps=10",
+    "optim.schedule=constant",
+    "optim.weight_decay=0.0",
+    "checkpoint_every_steps=100000",
+    "log_every_steps=100000",
+]
+
+
+def write_config(directory: Path, manifest: Path, extra: str = "") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "config.yaml"
+    config.write_text(f"output_dir: {directory / 'exp'}\ndata:\n  train_manifests: [{manifest}]\n{extra}")
+    return config
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model overfit on the four fixture clips; greedy decoding reproduces their text."""
+    directory = tmp_path_factory.mktemp("tiny")
+    config = load_train_config(write_config(directory, SPEECH_MANIFEST), TINY_OVERRIDES)
+    return train(config)

@@ -1,0 +1,110 @@
+"""The command line, run in fresh processes as a user would."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import asr
+from tests.conftest import SPEECH, fixture_texts
+from tests.test_writers import parse_srt, parse_vtt
+
+
+def run_asr(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "asr", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def test_version() -> None:
+    result = run_asr("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"asr {asr.__version__}"
+
+
+def test_transcribe_reloads_the_model_and_writes_every_format(tiny_model_dir: Path, tmp_path: Path) -> None:
+    texts = fixture_texts()
+    out = tmp_path / "out"
+    result = run_asr("transcribe", "--model", tiny_model_dir, *[SPEECH / n for n in texts], "-f", "all", "-o", out, "-q")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    for name, text in texts.items():
+        stem = Path(name).stem
+        assert (out / f"{stem}.txt").read_text() == text + "\n"
+        data = json.loads((out / f"{stem}.json").read_text())
+        assert data["text"] == text
+        duration = data["duration"]
+        words = [w for s in data["segments"] for w in s["words"]]
+        assert [w["text"] for w in words] == text.split()
+        assert all(0 <= w["start"] < w["end"] <= duration and 0 <= w["confidence"] <= 1 for w in words)
+        assert [w["start"] for w in words] == sorted(w["start"] for w in words)
+        for cues in (parse_srt((out / f"{stem}.srt").read_text()), parse_vtt((out / f"{stem}.vtt").read_text())):
+            assert " ".join(c[2] for c in cues) == text
+            assert all(0 <= start < end <= duration + 0.001 for start, end, _ in cues)
+            assert [c[0] for c in cues] == sorted(c[0] for c in cues)
+
+
+def test_stdout_has_one_line_per_file(tiny_model_dir: Path) -> None:
+    result = run_asr("transcribe", "--model", tiny_model_dir, SPEECH / "espeak_us_cat.flac")
+    assert result.returncode == 0
+    assert result.stdout == "the cat sat on the mat\n"
+
+
+def test_a_corrupt_file_in_a_folder_fails_alone(tiny_model_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for name in ("espeak_us_cat.flac", "flite_kal_rain.flac"):
+        shutil.copy(SPEECH / name, folder / name)
+    (folder / "broken.flac").write_bytes(b"fLaC" + b"\x00" * 300)
+    (folder / "readme.txt").write_text("not audio, and not picked up from a folder")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "espeak_us_cat.txt").write_text("an earlier result\n")
+    result = run_asr("transcribe", "--model", tiny_model_dir, folder, "-o", out)
+    assert result.returncode == 1
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1
+    assert str(folder / "broken.flac") in error_lines[0]
+    assert "Traceback" not in result.stderr
+    assert "1 of 3 file(s) failed" in result.stderr
+    assert (out / "espeak_us_cat.txt").read_text() == "the cat sat on the mat\n"
+    assert (out / "flite_kal_rain.txt").read_text() == "heavy rain fell all night\n"
+    assert not (out / "broken.txt").exists()
+    assert sorted(result.stdout.splitlines()) == [
+        f"{folder / 'espeak_us_cat.flac'}: the cat sat on the mat",
+        f"{folder / 'flite_kal_rain.flac'}: heavy rain fell all night",
+    ]
+
+
+def test_missing_file_and_verbose_traceback(tiny_model_dir: Path, tmp_path: Path) -> None:
+    result = run_asr("transcribe", "--model", tiny_model_dir, tmp_path / "nothing.wav")
+    assert result.returncode == 1
+    assert f"error: {tmp_path / 'nothing.wav'}: file not found" in result.stderr
+    assert "Traceback" not in result.stderr
+    verbose = run_asr("transcribe", "--model", tiny_model_dir, tmp_path / "nothing.wav", "--verbose")
+    assert "Traceback" in verbose.stderr
+
+
+def test_missing_model_is_one_clear_line(tmp_path: Path) -> None:
+    result = run_asr("transcribe", "--model", tmp_path / "nope", SPEECH / "espeak_us_cat.flac")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {tmp_path / 'nope'}: model directory not found"
+
+
+def test_train_with_a_bad_config_is_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text("output_dir: x\ndata:\n  train_manifests: [m.jsonl]\nepochz: 3\n")
+    result = run_asr("train", tmp_path / "c.yaml")
+    assert result.returncode == 2
+    assert "unknown key(s) ['epochz']" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_evaluate_prints_wer_table(tiny_model_dir: Path) -> None:
+    manifest = SPEECH / "manifest.jsonl"
+    result = run_asr("evaluate", "--model", tiny_model_dir, manifest)
+    assert result.returncode == 0, result.stderr
+    header, row = result.stdout.splitlines()
+    assert header.split()[:5] == ["manifest", "utts", "words", "WER", "%"]
+    fields = row.split()
+    assert fields[:5] == [str(manifest), "4", "22", "0.00", "0.00"]

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from asr.config import apply_overrides, from_dict, load_yaml
+from asr.errors import ConfigError
+from asr.train_config import load_train_config
+
+
+@dataclass(frozen=True)
+class Inner:
+    size: int = 1
+    rate: float = 0.5
+
+
+@dataclass(frozen=True)
+class Outer:
+    name: str
+    inner: Inner = field(default_factory=Inner)
+    tags: list[str] = field(default_factory=list)
+    flag: bool = False
+    maybe: int | None = None
+
+
+def test_nested_dataclasses_with_type_checks() -> None:
+    outer = from_dict(Outer, {"name": "x", "inner": {"size": 3, "rate": 1}, "tags": ["a"], "maybe": None})
+    assert outer == Outer("x", Inner(3, 1.0), ["a"], False, None)
+    for bad, message in [
+        ({"name": 1}, "name: expected a string"),
+        ({"name": "x", "inner": {"size": 1.5}}, "inner.size: expected an integer"),
+        ({"name": "x", "flag": "yes"}, "flag: expected true or false"),
+        ({"name": "x", "inner": {"sise": 1}}, r"unknown key\(s\) \['sise'\]"),
+        ({}, "name"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            from_dict(Outer, bad)
+
+
+def test_overrides_parse_yaml_values() -> None:
+    data = apply_overrides({"a": {"b": 1}}, ["a.b=2", "a.c=[1, 2]", "d=true"])
+    assert data == {"a": {"b": 2, "c": [1, 2]}, "d": True}
+    with pytest.raises(ConfigError, match=r"key\.sub=value"):
+        apply_overrides({}, ["novalue"])
+
+
+def test_train_config_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text("output_dir: exp\ndata:\n  train_manifests: [train.jsonl, /abs/x.jsonl]\n  alphabet: ' ab'\n")
+    config = load_train_config(tmp_path / "c.yaml", ["epochs=2"])
+    assert config.output_dir == str(tmp_path / "exp")
+    assert config.data.train_manifests == [str(tmp_path / "train.jsonl"), "/abs/x.jsonl"]
+    assert config.model.vocab_size == 4  # follows the alphabet
+    assert config.epochs == 2
+
+
+def test_yaml_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_yaml(tmp_path / "none.yaml")
+    (tmp_path / "bad.yaml").write_text("a: [1,\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_yaml(tmp_path / "bad.yaml")

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from asr.decoding import greedy_decode, greedy_text, greedy_token_runs
+from asr.tokenizer import CharTokenizer
+
+TOKENIZER = CharTokenizer()
+
+
+def path_log_probs(symbols: str, peak: float = 0.9) -> torch.Tensor:
+    """Frames whose best symbol is given by a string: '_' is blank, other characters as in the alphabet."""
+    ids = [0 if ch == "_" else TOKENIZER.encode(ch)[0] if ch != " " else TOKENIZER.space_id for ch in symbols]
+    probs = torch.full((len(ids), TOKENIZER.vocab_size), (1 - peak) / (TOKENIZER.vocab_size - 1))
+    probs[torch.arange(len(ids)), torch.tensor(ids)] = peak
+    return probs.log()
+
+
+def test_runs_collapse_repeats_and_drop_blanks() -> None:
+    runs = greedy_token_runs(path_log_probs("_hh_e_ll_l_o"))
+    assert TOKENIZER.decode([r[0] for r in runs]) == "hello"
+    assert [(r[1], r[2]) for r in runs] == [(1, 2), (4, 4), (6, 7), (9, 9), (11, 11)]
+    assert all(r[3] == pytest.approx(0.9) for r in runs)
+
+
+def test_words_have_times_and_confidences() -> None:
+    log_probs = path_log_probs("__hi_  _the__re_")
+    words = greedy_decode(log_probs, TOKENIZER, frame_seconds=0.04, offset=1.0)
+    assert [w.text for w in words] == ["hi", "there"]
+    assert (words[0].start, words[0].end) == (1.08, 1.16)
+    assert (words[1].start, words[1].end) == (1.32, 1.6)
+    assert all(w.confidence == pytest.approx(0.9) for w in words)
+    assert greedy_text(log_probs, TOKENIZER) == "hi there"
+
+
+def test_confidence_is_the_mean_of_character_peaks() -> None:
+    log_probs = path_log_probs("ab")
+    log_probs[1] = torch.full((TOKENIZER.vocab_size,), 0.4 / (TOKENIZER.vocab_size - 1)).log()
+    log_probs[1, TOKENIZER.encode("b")[0]] = torch.tensor(0.6).log()
+    (word,) = greedy_decode(log_probs, TOKENIZER, 0.01)
+    assert word.confidence == pytest.approx(0.75, abs=1e-4)
+
+
+def test_empty_and_all_blank_inputs() -> None:
+    assert greedy_decode(torch.zeros(0, TOKENIZER.vocab_size), TOKENIZER, 0.04) == []
+    assert greedy_decode(path_log_probs("____"), TOKENIZER, 0.04) == []
