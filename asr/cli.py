@@ -117,21 +117,31 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from asr.evaluate import score_manifest
-    from asr.transcribe import load_model
+    from asr.evaluate import evaluate, format_table
+    from asr.transcribe import Recognizer, load_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        recognizer = load_model(args.model, device=args.device)
-        scores = [score_manifest(recognizer, manifest)[0] for manifest in args.manifests]
-    except AsrError as exc:
+        recognizer: Recognizer | None = None if args.hypotheses else load_model(args.model, device=args.device)
+        results = evaluate(args.manifests, recognizer, args.hypotheses or (), args.normalizer, args.output_dir)
+    except (AsrError, ValueError, OSError) as exc:
         _fail(args.model, exc, args.verbose)
         return 2
-    print(f"{'manifest':<40} {'utts':>5} {'words':>6} {'WER %':>6} {'CER %':>6} {'audio s':>8} {'x realtime':>10}")
-    for s in scores:
-        print(f"{s.manifest:<40} {s.utterances:>5} {s.words:>6} {100 * s.wer:>6.2f} {100 * s.cer:>6.2f} {s.audio_seconds:>8.1f} {s.speed:>10.1f}")
+    print(format_table(results), end="")
+    if args.output_dir:
+        print(f"reports in {args.output_dir}/ (summary.md, *.utterances.jsonl, errs-*.txt)", file=sys.stderr)
     return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from asr.prepare import LAYOUTS, write_manifest
+
+    report = write_manifest(LAYOUTS[args.layout](Path(args.source)), Path(args.output))
+    for problem in report.problems:
+        tqdm.write(f"skipped: {problem}", file=sys.stderr)
+    print(f"{args.output}: {report.written} utterances, {report.hours:.2f} h; {len(report.problems)} skipped")
+    return 0 if report.written else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,13 +167,37 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--verbose", "-v", action="store_true", help="print full tracebacks for errors")
     tr.set_defaults(func=cmd_transcribe)
 
-    ev = sub.add_parser("evaluate", help="WER/CER and speed of a model on JSONL manifests")
+    ev = sub.add_parser(
+        "evaluate",
+        help="WER/CER and speed of a model on JSONL manifests",
+        description="Transcribe manifests (or score hypotheses from elsewhere) and report WER, CER with a bootstrap 95%% interval, errors and speed.",
+    )
     ev.add_argument("manifests", nargs="+", metavar="MANIFEST", help="NeMo-style JSONL manifests (audio_filepath, duration, text)")
     ev.add_argument("--model", "-m", default=None, help="model directory; default: the bundled English model")
+    ev.add_argument(
+        "--hypotheses", nargs="+", default=None, metavar="FILE", help="score these hypothesis files (JSONL or TSV, one per manifest) instead of running a model"
+    )
+    ev.add_argument(
+        "--normalizer",
+        choices=["english", "basic", "none"],
+        default="english",
+        help="text normalization for both sides (default: Whisper's English normalizer)",
+    )
+    ev.add_argument("--output-dir", "-o", default=None, help="write summary.md, per-utterance JSONL and errs-*.txt reports here")
     ev.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     ev.add_argument("--threads", type=int, default=0, help="CPU threads for the model (default: all cores)")
     ev.add_argument("--verbose", "-v", action="store_true", help="print full tracebacks for errors")
     ev.set_defaults(func=cmd_evaluate)
+
+    pr = sub.add_parser(
+        "prepare",
+        help="make a JSONL manifest from a corpus folder",
+        description="Write a NeMo-style JSONL manifest (audio_filepath, duration, text) from a corpus. Bad rows are reported and skipped.",
+    )
+    pr.add_argument("layout", choices=["librispeech", "ljspeech", "folder", "commonvoice"], help="corpus layout")
+    pr.add_argument("source", help="librispeech: a subset folder; ljspeech: the folder with metadata.csv; folder: any folder; commonvoice: a .tsv")
+    pr.add_argument("--output", "-o", required=True, help="manifest to write (.jsonl)")
+    pr.set_defaults(func=cmd_prepare)
 
     tn = sub.add_parser("train", help="train a model from a YAML config", description="Train a model. Resumes from OUTPUT_DIR/checkpoint.pt when it exists.")
     tn.add_argument("config", help="YAML config (see recipes/*/config.yaml); relative paths in it are relative to its folder")

@@ -1,56 +1,160 @@
-"""Scoring a model on a manifest: WER and CER with jiwer, references and hypotheses
-normalized the same way, and the speed of the whole pipeline."""
+"""`asr evaluate`: transcribe manifests (or read hypotheses made elsewhere), score them with one
+normalizer for references and hypotheses alike, and write the summary, per-utterance JSONL and
+an errors report for each manifest."""
 
 from __future__ import annotations
 
+import json
+import sys
 import time
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import jiwer
-
-from asr.data import read_manifest
-from asr.tokenizer import normalize_text
+from asr.data import ManifestEntry, read_manifest
+from asr.errors import AsrError, ManifestError
+from asr.fileio import atomic_write_bytes
+from asr.scoring import CorpusScore, NormalizerName, corpus_score, error_report, get_normalizer, score_utterance
 from asr.transcribe import Recognizer
 
 
 @dataclass(frozen=True)
-class Score:
+class Hypothesis:
+    audio_filepath: str
+    reference: str  # as in the manifest
+    hypothesis: str  # as produced
+    duration: float  # seconds of audio
+    decode_seconds: float | None  # wall time to transcribe it (None for hypotheses made elsewhere)
+    error: str | None = None  # why the file could not be transcribed (scored as an empty hypothesis)
+
+
+@dataclass(frozen=True)
+class ManifestResult:
     manifest: str
-    utterances: int
-    words: int
-    wer: float
-    cer: float
+    score: CorpusScore
     audio_seconds: float
-    wall_seconds: float
+    decode_seconds: float | None
 
     @property
-    def speed(self) -> float:
-        """Audio seconds transcribed per wall-clock second."""
-        return self.audio_seconds / self.wall_seconds if self.wall_seconds else float("inf")
+    def speed(self) -> float | None:
+        """Audio seconds per wall second of transcription."""
+        return self.audio_seconds / self.decode_seconds if self.decode_seconds else None
 
 
-def score_manifest(recognizer: Recognizer, manifest: str | Path) -> tuple[Score, list[tuple[str, str]]]:
-    """Transcribe every utterance from its file (decoding, features, model, decoding all timed)
-    and return the score with the normalized (reference, hypothesis) pairs."""
-    entries = read_manifest(manifest)
-    pairs: list[tuple[str, str]] = []
-    audio_seconds = 0.0
-    started = time.perf_counter()
+def transcribe_manifest(recognizer: Recognizer, entries: Sequence[ManifestEntry]) -> list[Hypothesis]:
+    hypotheses = []
     for entry in entries:
-        result = recognizer.transcribe(entry.audio_filepath)
-        audio_seconds += result.duration
-        pairs.append((normalize_text(entry.text), normalize_text(result.text)))
-    wall = time.perf_counter() - started
-    refs = [r for r, _ in pairs]
-    hyps = [h for _, h in pairs]
-    score = Score(
-        manifest=str(manifest),
-        utterances=len(pairs),
-        words=sum(len(r.split()) for r in refs),
-        wer=float(jiwer.wer(refs, hyps)) if pairs else float("nan"),
-        cer=float(jiwer.cer(refs, hyps)) if pairs else float("nan"),
-        audio_seconds=audio_seconds,
-        wall_seconds=wall,
-    )
-    return score, pairs
+        started = time.perf_counter()
+        try:
+            text, error = recognizer.transcribe(entry.audio_filepath).text, None
+        except AsrError as exc:
+            text, error = "", str(exc)
+            print(f"error: {exc}", file=sys.stderr)
+        hypotheses.append(Hypothesis(str(entry.audio_filepath), entry.text, text, entry.duration, time.perf_counter() - started, error))
+    return hypotheses
+
+
+def read_hypotheses(path: str | Path, entries: Sequence[ManifestEntry]) -> list[Hypothesis]:
+    """Hypotheses produced by another system, matched to the manifest's entries. Accepted:
+    JSONL with audio_filepath and text (paths relative to the file's folder), or TSV lines
+    'KEY<TAB>TEXT' where KEY is the audio path or its file name without extension."""
+    path = Path(path)
+    found: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        if path.suffix == ".jsonl":
+            try:
+                row = json.loads(line)
+                key, text = row["audio_filepath"], row["text"]
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ManifestError(f"{path}:{number}: expected JSON with audio_filepath and text") from exc
+            key = str(Path(key) if Path(key).is_absolute() else path.parent / key)
+        else:
+            key, _, text = line.partition("\t")
+        found[key] = text
+        found.setdefault(Path(key).stem, text)
+    hypotheses = []
+    for entry in entries:
+        text = found.get(str(entry.audio_filepath), found.get(entry.audio_filepath.stem))
+        error = None if text is not None else "no hypothesis in " + str(path)
+        hypotheses.append(Hypothesis(str(entry.audio_filepath), entry.text, text or "", entry.duration, None, error))
+    return hypotheses
+
+
+def score_hypotheses(manifest: str | Path, hypotheses: Sequence[Hypothesis], normalizer: NormalizerName, output_dir: Path | None, name: str) -> ManifestResult:
+    normalize = get_normalizer(normalizer)
+    items = [score_utterance(normalize(h.reference), normalize(h.hypothesis)) for h in hypotheses]
+    score = corpus_score(items)
+    timed = [h.decode_seconds for h in hypotheses if h.decode_seconds is not None]
+    result = ManifestResult(str(manifest), score, sum(h.duration for h in hypotheses), sum(timed) if timed else None)
+    if output_dir is not None:
+        rows = []
+        for hyp, item in zip(hypotheses, items, strict=True):
+            row = asdict(hyp)
+            row.update(
+                normalized_reference=item.reference,
+                normalized_hypothesis=item.hypothesis,
+                ref_words=item.ref_words,
+                substitutions=item.substitutions,
+                deletions=item.deletions,
+                insertions=item.insertions,
+            )
+            rows.append(json.dumps(row, ensure_ascii=False))
+        atomic_write_bytes(output_dir / f"{name}.utterances.jsonl", ("\n".join(rows) + "\n").encode())
+        report = error_report([Path(h.audio_filepath).stem for h in hypotheses], items, score)
+        atomic_write_bytes(output_dir / f"errs-{name}.txt", report.encode())
+    return result
+
+
+def output_names(manifests: Sequence[str | Path]) -> list[str]:
+    """File-name stems for each manifest's reports, made unique with the parent folder's name."""
+    stems = [Path(m).stem for m in manifests]
+    names = [f"{Path(m).parent.name}-{s}" if stems.count(s) > 1 else s for m, s in zip(manifests, stems, strict=True)]
+    seen: Counter[str] = Counter()
+    unique = []
+    for name in names:  # the same manifest given twice gets -2, -3, ...
+        seen[name] += 1
+        unique.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
+    return unique
+
+
+def format_table(results: Sequence[ManifestResult], label: str = "") -> str:
+    header = f"| {'system' if label else 'manifest'} | utts | words | WER % | 95% CI | CER % | sub | del | ins | audio s | x realtime |"
+    lines = [header, "|" + "---|" * (header.count("|") - 1)]
+    for r in results:
+        s = r.score
+        speed = f"{r.speed:.1f}" if r.speed else "-"
+        first = f"{label} ({Path(r.manifest).name})" if label else r.manifest
+        lines.append(
+            f"| {first} | {s.utterances} | {s.ref_words} | {100 * s.wer:.2f} | {100 * s.wer_low:.1f}-{100 * s.wer_high:.1f} | "
+            f"{100 * s.cer:.2f} | {s.substitutions} | {s.deletions} | {s.insertions} | {r.audio_seconds:.1f} | {speed} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def evaluate(
+    manifests: Sequence[str | Path],
+    recognizer: Recognizer | None,
+    hypothesis_files: Sequence[str | Path] = (),
+    normalizer: NormalizerName = "english",
+    output_dir: str | Path | None = None,
+) -> list[ManifestResult]:
+    """Score each manifest: with the recognizer, or from hypothesis_files (one per manifest)."""
+    if hypothesis_files and len(hypothesis_files) != len(manifests):
+        raise ValueError(f"{len(hypothesis_files)} hypothesis files for {len(manifests)} manifests: give one per manifest")
+    out = Path(output_dir) if output_dir is not None else None
+    results = []
+    for index, (manifest, name) in enumerate(zip(manifests, output_names(manifests), strict=True)):
+        entries = read_manifest(manifest)
+        if hypothesis_files:
+            hypotheses = read_hypotheses(hypothesis_files[index], entries)
+        elif recognizer is not None:
+            hypotheses = transcribe_manifest(recognizer, entries)
+        else:
+            raise ValueError("give a recognizer or hypothesis files")
+        results.append(score_hypotheses(manifest, hypotheses, normalizer, out, name))
+    if out is not None:
+        atomic_write_bytes(out / "summary.md", format_table(results).encode())
+    return results

@@ -209,7 +209,7 @@ def train(cfg: TrainConfig) -> Path:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total_steps, cfg))
     ctc_loss = torch.nn.CTCLoss(blank=tokenizer.blank_id, zero_infinity=True)
     augment_rng = torch.Generator().manual_seed(cfg.seed)
-    state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "best_wer": float("inf"), "skipped_batches": 0}
+    state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "best_score": float("inf"), "skipped_batches": 0}
 
     checkpoint_path = out / CHECKPOINT_NAME
     # weights_only: a checkpoint is tensors and plain containers; nothing in it can run code.
@@ -313,8 +313,9 @@ def train(cfg: TrainConfig) -> Path:
         state["epoch"] += 1
         state["batch"] = 0
         save_model("last", {"valid_wer": wer, "valid_cer": cer})
-        if valid_split is None or wer <= state["best_wer"]:
-            state["best_wer"] = wer if valid_split else state["best_wer"]
+        score = wer if cfg.best_metric == "wer" else cer
+        if valid_split is None or score <= state["best_score"]:
+            state["best_score"] = score if valid_split else state["best_score"]
             save_model("best", {"valid_wer": wer, "valid_cer": cer})
         checkpoint()
         log(f"epoch {epoch + 1}: loss {mean_loss:.4f}, valid WER {wer:.4f} CER {cer:.4f}, {time.time() - started:.0f} s")

@@ -57,6 +57,7 @@ class TrainConfig:
     epochs: int = 30
     seed: int = 0
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
+    best_metric: Literal["wer", "cer"] = "wer"  # validation metric that picks best/ (cer suits weak models, whose WER sits near 100%)
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocast on GPU; the CTC loss stays fp32
     checkpoint_every_steps: int = 200  # also checkpoint within an epoch (resume continues mid-epoch)
     log_every_steps: int = 20

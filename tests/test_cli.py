@@ -100,11 +100,12 @@ def test_train_with_a_bad_config_is_one_clear_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_evaluate_prints_wer_table(tiny_model_dir: Path) -> None:
+def test_evaluate_prints_wer_table_and_writes_reports(tiny_model_dir: Path, tmp_path: Path) -> None:
     manifest = SPEECH / "manifest.jsonl"
-    result = run_asr("evaluate", "--model", tiny_model_dir, manifest)
+    result = run_asr("evaluate", "--model", tiny_model_dir, manifest, "-o", tmp_path / "eval")
     assert result.returncode == 0, result.stderr
-    header, row = result.stdout.splitlines()
-    assert header.split()[:5] == ["manifest", "utts", "words", "WER", "%"]
-    fields = row.split()
-    assert fields[:5] == [str(manifest), "4", "22", "0.00", "0.00"]
+    header, _, row = result.stdout.splitlines()
+    assert header.startswith("| manifest | utts | words | WER % | 95% CI | CER %")
+    assert row.split(" | ")[1:6] == ["4", "22", "0.00", "0.0-0.0", "0.00"]
+    assert (tmp_path / "eval" / "summary.md").read_text() == result.stdout
+    assert (tmp_path / "eval" / "errs-manifest.txt").read_text().startswith("%WER 0.00 [ 0 / 22, 0 ins, 0 del, 0 sub ]")

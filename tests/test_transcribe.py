@@ -128,7 +128,7 @@ def test_silence_gives_an_empty_transcript(tiny_model_dir: Path) -> None:
 
 def test_silent_windows_skip_the_model_but_keep_the_timing(tiny_model_dir: Path) -> None:
     recognizer = tone_recognizer(tiny_model_dir)
-    bursts, freqs = tone_bursts(count=10, seed=1)
+    bursts, _ = tone_bursts(count=10, seed=1)
     silence = np.zeros(16000 * 70, dtype=np.float32)
     alone = recognizer.transcribe(bursts, sample_rate=16000)
     padded = recognizer.transcribe(np.concatenate([silence, bursts, silence, bursts]), sample_rate=16000)

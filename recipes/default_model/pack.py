@@ -4,7 +4,7 @@ Used to carry a training corpus to a rented GPU machine with a small upload limi
 
     python recipes/default_model/pack.py data/train_real.jsonl synth/manifest.jsonl --out .gpu/data
 
-Each manifest keeps its name; audio lands in OUT/audio/<manifest stem>/<n>.opus (16 kHz mono,
+Each manifest keeps its name (a generator's DIR/manifest.jsonl becomes DIR.jsonl); audio lands in OUT/audio/<manifest stem>/<n>.opus (16 kHz mono,
 about 18 kbit/s) and paths are relative to OUT."""
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     for manifest in args.manifests:
+        name = f"{manifest.parent.name}.jsonl" if manifest.name == "manifest.jsonl" else manifest.name
         rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
-        folder = args.out / "audio" / manifest.stem
+        folder = args.out / "audio" / Path(name).stem
         folder.mkdir(parents=True, exist_ok=True)
         jobs = []
         for n, row in enumerate(rows):
@@ -45,11 +46,11 @@ def main() -> None:
             jobs.append((str(source), str(folder / f"{n:06d}.opus")))
         with ProcessPoolExecutor(args.jobs) as pool:
             results = list(pool.map(encode, jobs, chunksize=16))
-        with (args.out / manifest.name).open("w") as handle:
+        with (args.out / name).open("w") as handle:
             for row, (target, duration) in zip(rows, results, strict=True):
                 packed = {"audio_filepath": str(Path(target).relative_to(args.out)), "duration": round(duration, 3), "text": row["text"]}
                 handle.write(json.dumps(packed) + "\n")
-        print(f"{manifest} -> {args.out / manifest.name}: {len(rows)} clips")
+        print(f"{manifest} -> {args.out / name}: {len(rows)} clips")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,129 @@
+"""Building JSONL manifests from common corpus layouts. Bad rows are reported and skipped.
+
+- LibriSpeech: <subset>/<speaker>/<chapter>/*.flac with <speaker>-<chapter>.trans.txt
+- LJSpeech: metadata.csv (id|text|normalized text) and wavs/<id>.wav
+- a folder: any audio file with a same-named .txt transcript beside it
+- Common Voice: a TSV (path, sentence, client_id, ...) and its clips/ folder"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from asr.audio import audio_duration
+from asr.errors import AsrError
+from asr.fileio import atomic_write_bytes
+
+AUDIO_SUFFIXES = (".flac", ".wav", ".mp3", ".ogg", ".opus")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    audio: Path
+    text: str
+    extra: dict[str, str] = field(default_factory=dict)  # e.g. speaker
+
+
+@dataclass
+class PrepareReport:
+    written: int = 0
+    hours: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+
+def librispeech(root: Path) -> Iterator[Candidate | str]:
+    """Every *.trans.txt below root (a subset folder or the LibriSpeech folder)."""
+    transcripts = sorted(root.rglob("*.trans.txt"))
+    if not transcripts:
+        yield f"{root}: no *.trans.txt files (expected LibriSpeech/<subset>/<speaker>/<chapter>/)"
+    for transcript in transcripts:
+        for number, line in enumerate(transcript.read_text(encoding="utf-8").splitlines(), start=1):
+            utt_id, _, text = line.strip().partition(" ")
+            if not utt_id:
+                continue
+            if not text.strip():
+                yield f"{transcript}:{number}: empty transcript for {utt_id}"
+                continue
+            yield Candidate(transcript.parent / f"{utt_id}.flac", text.strip(), {"speaker": utt_id.split("-")[0]})
+
+
+def ljspeech(root: Path) -> Iterator[Candidate | str]:
+    """metadata.csv rows 'id|raw text|normalized text'; the normalized text is used when present."""
+    metadata = root / "metadata.csv"
+    if not metadata.is_file():
+        yield f"{metadata}: not found (expected an LJSpeech folder with metadata.csv and wavs/)"
+        return
+    for number, line in enumerate(metadata.read_text(encoding="utf-8").splitlines(), start=1):
+        fields = line.split("|")
+        if len(fields) < 2 or not fields[0]:
+            yield f"{metadata}:{number}: expected 'id|text|normalized text'"
+            continue
+        text = (fields[2] if len(fields) > 2 and fields[2].strip() else fields[1]).strip()
+        if not text:
+            yield f"{metadata}:{number}: empty transcript for {fields[0]}"
+            continue
+        yield Candidate(root / "wavs" / f"{fields[0]}.wav", text)
+
+
+def folder(root: Path) -> Iterator[Candidate | str]:
+    """Audio files with a transcript in a same-named .txt file."""
+    audio_files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+    if not audio_files:
+        yield f"{root}: no audio files found"
+    for audio in audio_files:
+        transcript = audio.with_suffix(".txt")
+        if not transcript.is_file():
+            yield f"{audio}: no transcript {transcript.name}"
+            continue
+        text = " ".join(transcript.read_text(encoding="utf-8").split())
+        if not text:
+            yield f"{transcript}: empty transcript"
+            continue
+        yield Candidate(audio, text)
+
+
+def commonvoice(tsv: Path) -> Iterator[Candidate | str]:
+    """A Common Voice TSV (train.tsv, dev.tsv, ...); clips are in clips/ beside it."""
+    if not tsv.is_file():
+        yield f"{tsv}: not found (expected a Common Voice TSV such as train.tsv)"
+        return
+    with tsv.open(encoding="utf-8", newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), start=2):
+            path, sentence = (row.get("path") or "").strip(), (row.get("sentence") or "").strip()
+            if not path or not sentence:
+                yield f"{tsv}:{number}: missing path or sentence"
+                continue
+            yield Candidate(tsv.parent / "clips" / path, sentence, {"speaker": row.get("client_id") or ""})
+
+
+LAYOUTS = {"librispeech": librispeech, "ljspeech": ljspeech, "folder": folder, "commonvoice": commonvoice}
+
+
+def write_manifest(candidates: Iterable[Candidate | str], output: Path) -> PrepareReport:
+    """Read each audio file's duration from its header and write the manifest (audio paths
+    relative to the manifest's folder when possible). Unreadable audio is reported, not written."""
+    report = PrepareReport()
+    lines = []
+    base = output.parent.resolve()
+    for item in candidates:
+        if isinstance(item, str):
+            report.problems.append(item)
+            continue
+        try:
+            duration = audio_duration(item.audio)
+        except AsrError as exc:
+            report.problems.append(str(exc))
+            continue
+        if duration <= 0:
+            report.problems.append(f"{item.audio}: zero-length audio")
+            continue
+        audio = item.audio.resolve()
+        path = str(audio.relative_to(base)) if audio.is_relative_to(base) else str(audio)
+        lines.append(json.dumps({"audio_filepath": path, "duration": round(duration, 3), "text": item.text, **item.extra}, ensure_ascii=False))
+        report.written += 1
+        report.hours += duration / 3600
+    atomic_write_bytes(output, "".join(line + "\n" for line in lines).encode("utf-8"))
+    return report
