@@ -144,6 +144,18 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0 if report.written else 1
 
 
+def cmd_average(args: argparse.Namespace) -> int:
+    from asr.averaging import average_models
+
+    try:
+        target = average_models(args.models, args.output)
+    except (AsrError, ValueError) as exc:
+        _fail(args.output, exc, args.verbose)
+        return 2
+    print(f"{target}: average of {len(args.models)} models")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asr", description="Speech recognition with BiLSTM-CTC models.")
     parser.add_argument("--version", action="version", version=f"asr {__version__}")
@@ -184,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="text normalization for both sides (default: Whisper's English normalizer)",
     )
     ev.add_argument("--output-dir", "-o", default=None, help="write summary.md, per-utterance JSONL and errs-*.txt reports here")
+    ev.add_argument("--decoder", choices=["greedy"], default="greedy", help="decoding method (default greedy)")
     ev.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     ev.add_argument("--threads", type=int, default=0, help="CPU threads for the model (default: all cores)")
     ev.add_argument("--verbose", "-v", action="store_true", help="print full tracebacks for errors")
@@ -198,6 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("source", help="librispeech: a subset folder; ljspeech: the folder with metadata.csv; folder: any folder; commonvoice: a .tsv")
     pr.add_argument("--output", "-o", required=True, help="manifest to write (.jsonl)")
     pr.set_defaults(func=cmd_prepare)
+
+    av = sub.add_parser(
+        "average", help="average the weights of several model directories", description="Average the weights of models of one shape (e.g. exp/epochs/*)."
+    )
+    av.add_argument("models", nargs="+", metavar="MODEL_DIR", help="model directories of the same shape")
+    av.add_argument("--output", "-o", required=True, help="model directory to write")
+    av.add_argument("--verbose", "-v", action="store_true", help="print full tracebacks for errors")
+    av.set_defaults(func=cmd_average)
 
     tn = sub.add_parser("train", help="train a model from a YAML config", description="Train a model. Resumes from OUTPUT_DIR/checkpoint.pt when it exists.")
     tn.add_argument("config", help="YAML config (see recipes/*/config.yaml); relative paths in it are relative to its folder")

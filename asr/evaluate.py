@@ -120,13 +120,14 @@ def output_names(manifests: Sequence[str | Path]) -> list[str]:
     return unique
 
 
-def format_table(results: Sequence[ManifestResult], label: str = "") -> str:
-    header = f"| {'system' if label else 'manifest'} | utts | words | WER % | 95% CI | CER % | sub | del | ins | audio s | x realtime |"
+def format_table(results: Sequence[ManifestResult], systems: Sequence[str] = ()) -> str:
+    """A Markdown table, one row per result; with systems, the first column names each row's system."""
+    header = f"| {'system (manifest)' if systems else 'manifest'} | utts | words | WER % | 95% CI | CER % | sub | del | ins | audio s | x realtime |"
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
-    for r in results:
+    for index, r in enumerate(results):
         s = r.score
         speed = f"{r.speed:.1f}" if r.speed else "-"
-        first = f"{label} ({Path(r.manifest).name})" if label else r.manifest
+        first = f"{systems[index]} ({Path(r.manifest).name})" if systems else r.manifest
         lines.append(
             f"| {first} | {s.utterances} | {s.ref_words} | {100 * s.wer:.2f} | {100 * s.wer_low:.1f}-{100 * s.wer_high:.1f} | "
             f"{100 * s.cer:.2f} | {s.substitutions} | {s.deletions} | {s.insertions} | {r.audio_seconds:.1f} | {speed} |"

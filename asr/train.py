@@ -13,9 +13,10 @@ import io
 import itertools
 import math
 import platform
+import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from asr.errors import ConfigError, ManifestError
 from asr.features import FeatureStats, LogMel
 from asr.fileio import atomic_write_bytes
 from asr.model import CTCModel
-from asr.model_dir import ModelDirConfig, save_model_dir
+from asr.model_dir import ModelDirConfig, load_model_dir, save_model_dir
 from asr.sampler import make_batches
 from asr.tokenizer import CharTokenizer, normalize_text
 from asr.train_config import SpecAugmentConfig, TrainConfig
@@ -167,6 +168,22 @@ def evaluate(model: CTCModel, frontend: LogMel, split: Split, tokenizer: CharTok
     return float(jiwer.wer(refs, hyps)), float(jiwer.cer(refs, hyps))
 
 
+def initialize_from(model: CTCModel, cfg: TrainConfig) -> None:
+    """Fine-tuning: start from a trained model directory's weights and normalization statistics.
+    A different alphabet keeps everything but the output layer, which starts afresh."""
+    assert cfg.init_from is not None
+    source = load_model_dir(cfg.init_from)
+    if source.config.features != cfg.features:
+        raise ConfigError(f"init_from {cfg.init_from}: its front-end {source.config.features} differs from features {cfg.features}")
+    new_vocabulary = source.config.alphabet != cfg.data.alphabet
+    # Dropout may change for fine-tuning, and the output size with the alphabet; nothing else.
+    if replace(source.config.model, vocab_size=1, dropout=0.0) != replace(cfg.model, vocab_size=1, dropout=0.0):
+        raise ConfigError(f"init_from {cfg.init_from}: its network {source.config.model} differs from model {cfg.model}")
+    weights = {name: tensor for name, tensor in source.model.state_dict().items() if not (new_vocabulary and name.startswith("output."))}
+    model.load_state_dict(weights, strict=not new_vocabulary)
+    log(f"initialized from {cfg.init_from}" + (" (new alphabet: output layer re-initialized)" if new_vocabulary else ""))
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     buffer = io.BytesIO()
     torch.save(state, buffer)
@@ -222,6 +239,8 @@ def train(cfg: TrainConfig) -> Path:
         augment_rng.set_state(saved["rng"]["augment"])
         state = saved["state"]
         log(f"resuming from {checkpoint_path}: epoch {state['epoch'] + 1}, batch {state['batch']}, step {state['step']}")
+    elif cfg.init_from:
+        initialize_from(model, cfg)
     else:
         log("computing feature normalization statistics")
         model.set_normalization(*compute_stats(train_split, cfg, frontend))
@@ -274,6 +293,10 @@ def train(cfg: TrainConfig) -> Path:
         for batch in progress:
             if batch.indices:
                 waves = batch.waveforms.to(device, non_blocking=True)
+                if cfg.augment.gain_db:
+                    # Recordings come at any level: a random gain keeps the model from tying words to loudness.
+                    gain_db = (torch.rand(len(batch.indices), 1, generator=augment_rng) * 2 - 1) * cfg.augment.gain_db
+                    waves = waves * (10 ** (gain_db / 20)).to(device)
                 feats = frontend(waves)
                 feat_lengths = frontend.lengths(batch.sample_lengths.to(device))
                 if cfg.spec_augment.freq_masks or cfg.spec_augment.time_masks:
@@ -313,8 +336,15 @@ def train(cfg: TrainConfig) -> Path:
         state["epoch"] += 1
         state["batch"] = 0
         save_model("last", {"valid_wer": wer, "valid_cer": cer})
+        if cfg.keep_epoch_models:
+            # The last few epochs' weights, for averaging (asr average OUTPUT_DIR/epochs/*).
+            save_model(f"epochs/epoch-{state['epoch']:03d}", {"valid_wer": wer, "valid_cer": cer})
+            for old in sorted((out / "epochs").glob("epoch-*"))[: -cfg.keep_epoch_models]:
+                shutil.rmtree(old)
         score = wer if cfg.best_metric == "wer" else cer
-        if valid_split is None or score <= state["best_score"]:
+        improved = valid_split is None or score < state["best_score"]
+        state["epochs_without_improvement"] = 0 if improved else state.get("epochs_without_improvement", 0) + 1
+        if valid_split is None or score <= state["best_score"]:  # on a tie, the later epoch
             state["best_score"] = score if valid_split else state["best_score"]
             save_model("best", {"valid_wer": wer, "valid_cer": cer})
         checkpoint()
@@ -336,4 +366,7 @@ def train(cfg: TrainConfig) -> Path:
                     state["skipped_batches"],
                 ]
             )
+        if cfg.early_stopping_epochs and state["epochs_without_improvement"] >= cfg.early_stopping_epochs:
+            log(f"early stopping: no better validation {cfg.best_metric} for {cfg.early_stopping_epochs} epochs")
+            break
     return out / "best"

@@ -47,6 +47,11 @@ class SpecAugmentConfig:
 
 
 @dataclass(frozen=True)
+class AugmentConfig:
+    gain_db: float = 0.0  # random gain per utterance, uniform in [-gain_db, +gain_db] dB (0 turns it off)
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     output_dir: str  # holds checkpoint.pt, best/, last/, train_log.csv
     data: DataConfig
@@ -54,6 +59,7 @@ class TrainConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     epochs: int = 30
     seed: int = 0
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
@@ -61,6 +67,9 @@ class TrainConfig:
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocast on GPU; the CTC loss stays fp32
     checkpoint_every_steps: int = 200  # also checkpoint within an epoch (resume continues mid-epoch)
     log_every_steps: int = 20
+    keep_epoch_models: int = 5  # keep the last N epochs' models in output_dir/epochs/ for averaging (0: none)
+    early_stopping_epochs: int = 0  # stop after this many epochs without a better validation score (0: never)
+    init_from: str | None = None  # fine-tune: start from this model directory (a new alphabet re-initializes the output layer)
     max_steps: int = 0  # stop (with a checkpoint) after this many steps in all; 0 means no limit
     resume: bool = True  # continue from output_dir/checkpoint.pt when it exists
 
@@ -80,8 +89,9 @@ def load_train_config(path: str | Path, overrides: list[str] | None = None) -> T
         for key in ("train_manifests", "valid_manifests"):
             if isinstance(data_section.get(key), list):
                 data_section[key] = [resolve(p) if isinstance(p, str) else p for p in data_section[key]]
-    if isinstance(data.get("output_dir"), str):
-        data["output_dir"] = resolve(data["output_dir"])
+    for key in ("output_dir", "init_from"):
+        if isinstance(data.get(key), str):
+            data[key] = resolve(data[key])
     model_section = data.setdefault("model", {})
     if isinstance(model_section, dict):
         # The output layer's size follows the alphabet unless given explicitly.

@@ -40,6 +40,9 @@ def test_nested_dataclasses_with_type_checks() -> None:
 
 
 def test_overrides_parse_yaml_values() -> None:
+    assert from_dict(Inner, {"rate": "1e-4"}).rate == 1e-4  # PyYAML leaves 1e-4 a string
+    with pytest.raises(ConfigError, match="rate: expected a number"):
+        from_dict(Inner, {"rate": "fast"})
     data = apply_overrides({"a": {"b": 1}}, ["a.b=2", "a.c=[1, 2]", "d=true"])
     assert data == {"a": {"b": 2, "c": [1, 2]}, "d": True}
     with pytest.raises(ConfigError, match=r"key\.sub=value"):

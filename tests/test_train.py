@@ -18,6 +18,8 @@ def test_overfit_reproduces_transcripts(tiny_model_dir: Path) -> None:
     recognizer = asr.load_model(tiny_model_dir)
     for name, text in fixture_texts().items():
         assert recognizer.transcribe(SPEECH / name).text == text
+    epochs = sorted(p.name for p in (tiny_model_dir.parent / "epochs").iterdir())
+    assert epochs == [f"epoch-{n}" for n in range(296, 301)]  # keep_epoch_models: 5
     log = list(csv.DictReader((tiny_model_dir.parent / "train_log.csv").open()))
     assert len(log) == 300
     assert float(log[-1]["train_loss"]) < 0.05 < float(log[0]["train_loss"])
@@ -32,10 +34,10 @@ def test_model_dir_records_provenance(tiny_model_dir: Path) -> None:
 
 
 def _short_run(directory: Path, extra: list[str]) -> Path:
-    """Four epochs of two batches, with dropout and SpecAugment on: the weights only match
+    """Four epochs of two batches, with dropout, gain and SpecAugment on: the weights only match
     across a resume if every RNG state is restored."""
     overrides = [o for o in TINY_OVERRIDES if not o.startswith(("epochs=", "data.batch_size"))]
-    overrides += ["epochs=4", "data.batch_size=2", "model.dropout=0.2", "spec_augment.freq_masks=1", "spec_augment.time_masks=1", *extra]
+    overrides += ["epochs=4", "data.batch_size=2", "model.dropout=0.2", "spec_augment.freq_masks=1", "spec_augment.time_masks=1", "augment.gain_db=10", *extra]
     config = load_train_config(write_config(directory, SPEECH_MANIFEST), overrides)
     train(config)
     return directory / "exp"
@@ -85,3 +87,34 @@ def test_warmup_then_cosine_schedule(tmp_path: Path) -> None:
     assert lr_factor(9, 110, config) == pytest.approx(1.0)
     assert lr_factor(60, 110, config) == pytest.approx(0.55)
     assert lr_factor(110, 110, config) == pytest.approx(0.1)
+
+
+def test_fine_tuning_starts_from_a_model_and_can_change_the_alphabet(tiny_model_dir: Path, tmp_path: Path) -> None:
+    base = [o for o in TINY_OVERRIDES if not o.startswith("epochs=")]
+    same = load_train_config(write_config(tmp_path / "same", SPEECH_MANIFEST), [*base, "epochs=1", "optim.lr=1e-9", f"init_from={tiny_model_dir}"])
+    tuned = asr.load_model(train(same))
+    assert tuned.transcribe(SPEECH / "espeak_us_cat.flac").text == "the cat sat on the mat"
+    alphabet = " abcdefghijklmnopqrstuvwxyz'-"
+    new_vocab = load_train_config(
+        write_config(tmp_path / "new", SPEECH_MANIFEST),
+        [*base, "epochs=1", f"init_from={tiny_model_dir}", f'data.alphabet="{alphabet}"', "model.vocab_size=30"],
+    )
+    model = asr.load_model(train(new_vocab))
+    assert model.config.alphabet == alphabet
+    original = load_file(str(tiny_model_dir / "model.safetensors"))
+    assert torch.equal(load_file(str(tmp_path / "new" / "exp" / "last" / "model.safetensors"))["feature_mean"], original["feature_mean"])
+    wrong_shape = load_train_config(write_config(tmp_path / "bad", SPEECH_MANIFEST), [*base, f"init_from={tiny_model_dir}", "model.hidden_size=64"])
+    with pytest.raises(ConfigError, match="differs from model"):
+        train(wrong_shape)
+
+
+def test_early_stopping(tmp_path: Path) -> None:
+    overrides = [o for o in TINY_OVERRIDES if not o.startswith("epochs=")]
+    # A learning rate of zero never improves on the first epoch's validation score.
+    config = load_train_config(
+        write_config(tmp_path, SPEECH_MANIFEST, f"  valid_manifests: [{SPEECH_MANIFEST}]\n"),
+        [*overrides, "epochs=20", "optim.lr=0.0", "early_stopping_epochs=2"],
+    )
+    train(config)
+    log = list(csv.DictReader((tmp_path / "exp" / "train_log.csv").open()))
+    assert len(log) == 3

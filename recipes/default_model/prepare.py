@@ -16,7 +16,8 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import soundfile as sf
+from asr.audio import audio_duration
+from asr.prepare import Candidate, librispeech
 
 HELD_OUT_FSDD_SPEAKER = "theo"
 LIBRI_DEV_EVERY = 10  # every 10th speaker (by sorted id) is held out for dev
@@ -31,13 +32,11 @@ def manifest_rows(path: Path) -> Iterator[dict[str, object]]:
 
 
 def librispeech_rows(subset_dir: Path) -> Iterator[tuple[str, dict[str, object]]]:
-    """(speaker, row) for every utterance of a LibriSpeech-layout subset folder."""
-    for transcript in sorted(subset_dir.glob("*/*/*.trans.txt")):
-        for line in transcript.read_text(encoding="utf-8").splitlines():
-            utt_id, _, text = line.partition(" ")
-            audio = transcript.parent / f"{utt_id}.flac"
-            if audio.is_file() and text.strip():
-                yield utt_id.split("-")[0], {"audio_filepath": str(audio.resolve()), "duration": round(sf.info(str(audio)).duration, 3), "text": text.strip()}
+    """(speaker, row) for every readable utterance of a LibriSpeech-layout subset folder."""
+    for item in librispeech(subset_dir):
+        if isinstance(item, Candidate):
+            row = {"audio_filepath": str(item.audio.resolve()), "duration": round(audio_duration(item.audio), 3), "text": item.text}
+            yield item.extra["speaker"], row
 
 
 def write(path: Path, rows: list[dict[str, object]]) -> None:

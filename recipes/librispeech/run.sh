@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# LibriSpeech: prepare -> train -> evaluate.
+#
+#   bash recipes/librispeech/run.sh --corpus /data/LibriSpeech [--config config_960h.yaml] [--stage N] [--stop-stage M]
+#
+# 1 manifests for every subset found under --corpus (train-clean-100, train-clean-360,
+#   train-other-500, dev-clean, dev-other, test-clean, test-other)
+# 2 train with the config (resumes from its output_dir)   3 evaluate on dev and test sets
+set -euo pipefail
+cd "$(dirname "$0")"
+stage=1; stop_stage=3; corpus=""; config=config_100h.yaml
+while [ $# -gt 0 ]; do
+    case $1 in
+        --stage) stage=$2; shift 2 ;;
+        --stop-stage) stop_stage=$2; shift 2 ;;
+        --corpus) corpus=$2; shift 2 ;;
+        --config) config=$2; shift 2 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+
+if run_stage 1; then
+    [ -d "$corpus" ] || { echo "error: --corpus must be the LibriSpeech folder (holding train-clean-100/, dev-clean/, ...)" >&2; exit 2; }
+    mkdir -p data
+    for subset in "$corpus"/*/; do
+        name=$(basename "$subset")
+        [ -f "data/$name.jsonl" ] || python3 -m asr prepare librispeech "$subset" -o "data/$name.jsonl"
+    done
+fi
+run_stage 2 && python3 -m asr train "$config"
+if run_stage 3; then
+    out=$(python3 -c "from asr.train_config import load_train_config as l; print(l('$config').output_dir)")
+    sets=$(ls data/dev-*.jsonl data/test-*.jsonl 2>/dev/null)
+    # shellcheck disable=SC2086
+    python3 -m asr evaluate --model "$out/best" $sets -o "$out/eval"
+fi
+exit 0

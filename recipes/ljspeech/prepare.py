@@ -1,0 +1,55 @@
+"""LJSpeech manifests: the full corpus (metadata.csv + wavs/) or the sample in ../shared/data.
+
+    python recipes/ljspeech/prepare.py --ljspeech /data/LJSpeech-1.1 --out data   # full corpus
+    python recipes/ljspeech/prepare.py --out data                                  # the shared sample
+
+Either way: dev.jsonl is chapter LJ002 and train.jsonl everything else; test.jsonl is LJ001 for
+the full corpus (the shared sample has only LJ001, which is then the training set)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from asr.prepare import ljspeech, write_manifest
+
+SHARED_SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "ljspeech"
+
+
+def absolute(manifest: Path, target: Path) -> None:
+    rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    for row in rows:
+        row["audio_filepath"] = str((manifest.parent / row["audio_filepath"]).resolve())
+    target.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ljspeech", type=Path, default=None, help="an LJSpeech-1.1 folder (metadata.csv + wavs/)")
+    parser.add_argument("--out", type=Path, default=Path("data"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.ljspeech is None:
+        if not SHARED_SAMPLE.is_dir():
+            raise SystemExit(f"error: {SHARED_SAMPLE}: not found; pass --ljspeech with the corpus folder")
+        absolute(SHARED_SAMPLE / "train.jsonl", args.out / "train.jsonl")
+        absolute(SHARED_SAMPLE / "dev.jsonl", args.out / "dev.jsonl")
+        print(f"{args.out}: train.jsonl (LJ001) and dev.jsonl (LJ002) from the shared sample")
+        return
+    everything = args.out / "all.jsonl"
+    report = write_manifest(ljspeech(args.ljspeech), everything)
+    for problem in report.problems:
+        print(f"skipped: {problem}")
+    rows = everything.read_text().splitlines()
+    splits = {"dev": "LJ002-", "test": "LJ001-"}
+    for split, prefix in splits.items():
+        chosen = [r for r in rows if Path(json.loads(r)["audio_filepath"]).name.startswith(prefix)]
+        (args.out / f"{split}.jsonl").write_text("".join(r + "\n" for r in chosen))
+    prefixes = tuple(splits.values())
+    (args.out / "train.jsonl").write_text("".join(r + "\n" for r in rows if not Path(json.loads(r)["audio_filepath"]).name.startswith(prefixes)))
+    print(f"{args.out}: {report.written} utterances, {report.hours:.2f} h; {len(report.problems)} skipped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# LJSpeech (single speaker): prepare -> train -> evaluate -> peers.
+#
+#   bash recipes/ljspeech/run.sh [--stage N] [--stop-stage M] [--ljspeech /data/LJSpeech-1.1]
+#
+# Without --ljspeech it uses the 186 + 80 clip sample in ../shared/data/ljspeech.
+# 1 manifests   2 train (resumes)   3 average the last 5 epochs
+# 4 evaluate the best epoch and the average on dev (LJ002)   5 score Whisper tiny.en and pocketsphinx (optional)
+set -euo pipefail
+cd "$(dirname "$0")"
+stage=1; stop_stage=5; corpus=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --stage) stage=$2; shift 2 ;;
+        --stop-stage) stop_stage=$2; shift 2 ;;
+        --ljspeech) corpus=(--ljspeech "$2"); shift 2 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+
+run_stage 1 && python3 prepare.py "${corpus[@]}" --out data
+run_stage 2 && python3 -m asr train config.yaml
+run_stage 3 && python3 -m asr average exp/epochs/epoch-* -o exp/averaged
+if run_stage 4; then
+    python3 -m asr evaluate --model exp/best data/dev.jsonl -o eval/best
+    python3 -m asr evaluate --model exp/averaged data/dev.jsonl -o eval/averaged
+fi
+run_stage 5 && python3 ../../benchmarks/peers.py data/dev.jsonl --model exp/best -o peers
+exit 0
