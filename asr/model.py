@@ -96,8 +96,8 @@ class ConvSubsampling(nn.Module):
 class CTCModel(nn.Module):
     """Log-mel features -> per-frame log-probabilities over the vocabulary (blank = 0).
 
-    The global feature normalization is part of the model (buffers), so a saved model carries
-    the statistics it was trained with."""
+    The global feature normalization is part of the model (buffers), so the network always runs
+    with the statistics it was trained with; a model directory stores them in config.json."""
 
     feature_mean: torch.Tensor
     feature_std: torch.Tensor

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,17 @@ FORMAT_VERSION = 1
 MAX_CONFIG_BYTES = 10_000_000
 
 
+NORMALIZATION_BUFFERS = ("feature_mean", "feature_std")
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Global per-band log-mel statistics of the training set; features are (x - mean) / std."""
+
+    mean: list[float] = field(default_factory=list)  # one value per mel band; empty means 0
+    std: list[float] = field(default_factory=list)  # one value per mel band; empty means 1
+
+
 @dataclass(frozen=True)
 class ModelDirConfig:
     """Everything needed to rebuild a model exactly as it was trained (config.json)."""
@@ -30,10 +41,17 @@ class ModelDirConfig:
     model: ModelConfig
     features: FeatureConfig = field(default_factory=FeatureConfig)
     alphabet: str = DEFAULT_ALPHABET  # output characters after the blank, in id order
+    normalization: Normalization = field(default_factory=Normalization)  # filled in by save_model_dir
     provenance: dict[str, Any] = field(default_factory=dict)  # how and on what it was trained
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
+        for name in ("mean", "std"):
+            values = getattr(self.normalization, name)
+            if values and len(values) != self.features.n_mels:
+                raise ValueError(f"normalization.{name} has {len(values)} values for {self.features.n_mels} mel bands")
+        if any(v <= 0 for v in self.normalization.std):
+            raise ValueError("normalization.std must be positive")
         if self.model.vocab_size != len(self.alphabet) + 1:
             raise ValueError(f"model.vocab_size {self.model.vocab_size} != len(alphabet) + 1 = {len(self.alphabet) + 1}")
         if self.model.n_mels != self.features.n_mels:
@@ -49,10 +67,12 @@ class LoadedModel:
 
 
 def save_model_dir(path: str | Path, model: CTCModel, config: ModelDirConfig, half: bool = False) -> Path:
-    """Write config.json and model.safetensors (optionally as float16 to halve the size)."""
+    """Write config.json (with the model's normalization statistics) and model.safetensors
+    (the trained weights, optionally as float16 to halve the size)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    config = replace(config, normalization=Normalization(model.feature_mean.tolist(), model.feature_std.tolist()))
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items() if name not in NORMALIZATION_BUFFERS}
     if half:
         state = {name: t.half() if t.is_floating_point() else t for name, t in state.items()}
     # Weights first, then the config: a config never describes weights that are not there yet.
@@ -98,7 +118,7 @@ def load_model_dir(path: str | Path, device: str | torch.device = "cpu") -> Load
         state = load_file(str(weights_path))
     except (SafetensorError, OSError) as exc:
         raise ModelError(path, f"{WEIGHTS_FILENAME} is not a valid safetensors file ({exc})") from exc
-    expected = model.state_dict()
+    expected = {name: tensor for name, tensor in model.state_dict().items() if name not in NORMALIZATION_BUFFERS}
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
@@ -107,5 +127,7 @@ def load_model_dir(path: str | Path, device: str | torch.device = "cpu") -> Load
         if tensor.shape != expected[name].shape:
             raise ModelError(path, f"weight {name} has shape {tuple(tensor.shape)}, config needs {tuple(expected[name].shape)}")
         expected[name].copy_(tensor.to(expected[name].dtype))
+    norm = config.normalization
+    model.set_normalization(norm.mean or [0.0] * config.features.n_mels, norm.std or [1.0] * config.features.n_mels)
     model.to(device).eval()
     return LoadedModel(config=config, model=model, tokenizer=CharTokenizer(config.alphabet), path=path)

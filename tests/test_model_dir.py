@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from asr.errors import ModelError
 from asr.model import CTCModel, ModelConfig
@@ -28,6 +29,10 @@ def test_round_trip_gives_identical_outputs(tmp_path: Path) -> None:
         assert torch.equal(model(feats, torch.tensor([50]))[0], loaded.model(feats, torch.tensor([50]))[0])
     assert loaded.config.provenance == {"note": "test"}
     assert loaded.model.feature_mean[0] == 0.5
+    # The statistics live in config.json, readable without torch; the weights hold the rest.
+    config = json.loads((path / "config.json").read_text())
+    assert config["normalization"] == {"mean": [0.5] * 80, "std": [2.0] * 80}
+    assert "feature_mean" not in load_file(str(path / "model.safetensors"))
 
 
 def test_half_precision_weights_are_close(tmp_path: Path) -> None:
@@ -89,4 +94,9 @@ def test_mismatched_weights_and_unknown_keys(tmp_path: Path) -> None:
     config["alphabet"] = " ab"
     (path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelError, match="vocab_size"):
+        load_model_dir(path)
+    config["alphabet"] = " abcdefghijklmnopqrstuvwxyz'"
+    config["normalization"]["std"] = [1.0] * 40
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match="40 values for 80 mel bands"):
         load_model_dir(path)

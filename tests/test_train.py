@@ -101,8 +101,8 @@ def test_fine_tuning_starts_from_a_model_and_can_change_the_alphabet(tiny_model_
     )
     model = asr.load_model(train(new_vocab))
     assert model.config.alphabet == alphabet
-    original = load_file(str(tiny_model_dir / "model.safetensors"))
-    assert torch.equal(load_file(str(tmp_path / "new" / "exp" / "last" / "model.safetensors"))["feature_mean"], original["feature_mean"])
+    # The statistics come from the starting model, not from a new pass over the data.
+    assert model.config.normalization == asr.load_model(tiny_model_dir).config.normalization
     wrong_shape = load_train_config(write_config(tmp_path / "bad", SPEECH_MANIFEST), [*base, f"init_from={tiny_model_dir}", "model.hidden_size=64"])
     with pytest.raises(ConfigError, match="differs from model"):
         train(wrong_shape)
