@@ -12,7 +12,6 @@ from torch.utils.data import Dataset
 
 from asr.audio import load_audio
 from asr.errors import AsrError, ManifestError
-from asr.tokenizer import CharTokenizer
 
 
 @dataclass(frozen=True)
@@ -122,7 +121,3 @@ def collate(items: list[Example | None]) -> Batch:
         indices=[item.index for item in good],
         failed=len(items) - len(good),
     )
-
-
-def tokenize_entries(entries: list[ManifestEntry], tokenizer: CharTokenizer) -> list[list[int]]:
-    return [tokenizer.encode(entry.text) for entry in entries]
