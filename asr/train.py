@@ -288,6 +288,8 @@ def train(cfg: TrainConfig) -> Path:
         loader = DataLoader(dataset, batch_sampler=batches[state["batch"] :], collate_fn=collate, num_workers=cfg.data.num_workers, generator=loader_rng)
         started = time.time()
         losses: list[float] = []
+        utterances = 0
+        audio_seconds = 0.0
         progress = tqdm(loader, total=len(batches) - state["batch"], desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, file=sys.stderr)
         batch: Batch
         for batch in progress:
@@ -313,11 +315,19 @@ def train(cfg: TrainConfig) -> Path:
                     losses.append(float(loss.detach()))
                 else:
                     state["skipped_batches"] += 1
+            utterances += len(batch.indices)
+            audio_seconds += float(batch.sample_lengths.sum()) / cfg.features.sample_rate
             scheduler.step()
             state["step"] += 1
             state["batch"] += 1
             if losses:
-                progress.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+                elapsed = max(time.time() - started, 1e-9)
+                progress.set_postfix(
+                    loss=f"{losses[-1]:.3f}",
+                    lr=f"{scheduler.get_last_lr()[0]:.2e}",
+                    utt_s=f"{utterances / elapsed:.1f}",
+                    audio_x=f"{audio_seconds / elapsed:.0f}",
+                )
             if state["step"] % cfg.log_every_steps == 0 and losses:
                 log(f"epoch {epoch + 1} step {state['step']} loss {sum(losses[-cfg.log_every_steps :]) / len(losses[-cfg.log_every_steps :]):.4f}")
             if state["step"] % cfg.checkpoint_every_steps == 0:
@@ -348,7 +358,9 @@ def train(cfg: TrainConfig) -> Path:
             state["best_score"] = score if valid_split else state["best_score"]
             save_model("best", {"valid_wer": wer, "valid_cer": cer})
         checkpoint()
-        log(f"epoch {epoch + 1}: loss {mean_loss:.4f}, valid WER {wer:.4f} CER {cer:.4f}, {time.time() - started:.0f} s")
+        seconds = max(time.time() - started, 1e-9)
+        speed = f"{utterances / seconds:.1f} utt/s, {audio_seconds / seconds:.0f}x realtime"
+        log(f"epoch {epoch + 1}: loss {mean_loss:.4f}, valid WER {wer:.4f} CER {cer:.4f}, {seconds:.0f} s ({speed} incl. validation)")
         new_log = not log_path.exists()
         with log_path.open("a", newline="") as handle:
             writer = csv.writer(handle)
