@@ -8,7 +8,7 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,12 +42,13 @@ class ManifestResult:
         return self.audio_seconds / self.decode_seconds if self.decode_seconds else None
 
 
-def transcribe_manifest(recognizer: Recognizer, entries: Sequence[ManifestEntry]) -> list[Hypothesis]:
+def transcribe_manifest(transcribe: Callable[[Path], str], entries: Sequence[ManifestEntry]) -> list[Hypothesis]:
+    """Run any recognizer (ours or a peer's: audio path -> text) over the entries, timing each."""
     hypotheses = []
     for entry in entries:
         started = time.perf_counter()
         try:
-            text, error = recognizer.transcribe(entry.audio_filepath).text, None
+            text, error = transcribe(entry.audio_filepath), None
         except AsrError as exc:
             text, error = "", str(exc)
             print(f"error: {exc}", file=sys.stderr)
@@ -152,7 +153,7 @@ def evaluate(
         if hypothesis_files:
             hypotheses = read_hypotheses(hypothesis_files[index], entries)
         elif recognizer is not None:
-            hypotheses = transcribe_manifest(recognizer, entries)
+            hypotheses = transcribe_manifest(lambda path: recognizer.transcribe(path).text, entries)
         else:
             raise ValueError("give a recognizer or hypothesis files")
         results.append(score_hypotheses(manifest, hypotheses, normalizer, out, name))

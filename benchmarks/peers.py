@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 
 from asr.audio import load_audio
 from asr.data import read_manifest
-from asr.evaluate import Hypothesis, ManifestResult, format_table, output_names, score_hypotheses
+from asr.evaluate import ManifestResult, format_table, output_names, score_hypotheses, transcribe_manifest
 from asr.transcribe import load_model
 
 Transcriber = Callable[[Path], str]
@@ -69,15 +68,6 @@ SYSTEMS: dict[str, Callable[[argparse.Namespace], Transcriber]] = {
 }
 
 
-def run_system(transcribe: Transcriber, manifest: Path) -> list[Hypothesis]:
-    hypotheses = []
-    for entry in read_manifest(manifest):
-        started = time.perf_counter()
-        text = transcribe(entry.audio_filepath)
-        hypotheses.append(Hypothesis(str(entry.audio_filepath), entry.text, text, entry.duration, time.perf_counter() - started))
-    return hypotheses
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("manifests", nargs="+", type=Path)
@@ -100,7 +90,7 @@ def main() -> None:
             print(f"skipping {system}: {exc} (see this script's help for what to install)", file=sys.stderr)
             continue
         for manifest, name in zip(args.manifests, names, strict=True):
-            hypotheses = run_system(transcribe, manifest)
+            hypotheses = transcribe_manifest(transcribe, read_manifest(manifest))
             folder = args.output_dir / system
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"{name}.hyp.jsonl").write_text("".join(json.dumps(asdict(h)) + "\n" for h in hypotheses))
