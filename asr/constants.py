@@ -32,3 +32,9 @@ SEGMENT_MAX_SECONDS = 10.0
 # Model directory layout.
 CONFIG_FILENAME = "config.json"
 WEIGHTS_FILENAME = "model.safetensors"
+
+# Beam search defaults (tuned values for a model are stored in its config.json "decoder").
+BEAM_SIZE = 32
+BEAM_THRESHOLD = 25.0
+LM_WEIGHT = 0.5
+WORD_SCORE = 0.0

@@ -2,11 +2,72 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
 import numpy as np
 import torch
 
-from asr.results import Word
+from asr.constants import BEAM_SIZE, BEAM_THRESHOLD, LM_WEIGHT, WORD_SCORE
+from asr.errors import ConfigError
+from asr.results import Alternative, Word
 from asr.tokenizer import CharTokenizer
+
+if TYPE_CHECKING:
+    from asr.beam import BeamSearch
+
+
+@dataclass(frozen=True)
+class Hotword:
+    """A word or phrase to favour in beam search: `boost` is added to the score (natural log)
+    of every hypothesis that contains it, per occurrence."""
+
+    text: str
+    boost: float = 5.0
+
+
+@dataclass(frozen=True)
+class DecoderOptions:
+    """How log-probabilities become text. `greedy` takes the best symbol per frame; `beam` runs
+    a prefix beam search, with a word n-gram LM when `lm` names one (ARPA or KenLM binary)."""
+
+    method: Literal["greedy", "beam"] = "greedy"
+    beam_size: int = BEAM_SIZE  # hypotheses kept per frame
+    beam_threshold: float = BEAM_THRESHOLD  # drop hypotheses this far (log) below the best
+    lm: str | None = None  # path to an ARPA or KenLM binary LM; None: no LM
+    lm_weight: float = LM_WEIGHT  # alpha: weight of the LM log-probability
+    word_score: float = WORD_SCORE  # beta: bonus per word, against the LM's preference for short output
+    lexicon: str | None = None  # word list (one per line) that restricts output; default with an LM: the LM's vocabulary
+    hotwords: tuple[Hotword, ...] = ()
+    nbest: int = 1  # alternatives to keep (beam only)
+
+    def __post_init__(self) -> None:
+        if self.method not in ("greedy", "beam"):
+            raise ConfigError(f"unknown decoder {self.method!r} (use greedy or beam)")
+        if self.beam_size < 1 or self.nbest < 1 or self.nbest > self.beam_size:
+            raise ConfigError("beam_size and nbest must be at least 1, and nbest at most beam_size")
+        if self.beam_threshold <= 0:
+            raise ConfigError("beam_threshold must be positive")
+
+
+def parse_hotwords(spec: str) -> tuple[Hotword, ...]:
+    """'Thornton:5,Avonlea' -> two hotwords (the second with the default boost). A spec naming
+    an existing file reads one `word[:boost]` per line instead."""
+    from pathlib import Path
+
+    path = Path(spec)
+    items = path.read_text(encoding="utf-8").splitlines() if "," not in spec and path.is_file() else spec.split(",")
+    hotwords = []
+    for item in items:
+        text, _, boost = item.strip().rpartition(":") if ":" in item else ("", "", "")
+        text = text.strip() if text else item.strip()
+        if not text:
+            continue
+        try:
+            hotwords.append(Hotword(text, float(boost)) if boost.strip() else Hotword(text))
+        except ValueError:
+            raise ConfigError(f"hotword {item.strip()!r}: the boost after ':' must be a number") from None
+    return tuple(hotwords)
 
 
 def greedy_token_runs(log_probs: torch.Tensor, blank_id: int = 0) -> list[tuple[int, int, int, float]]:
@@ -68,3 +129,23 @@ def greedy_text(log_probs: torch.Tensor, tokenizer: CharTokenizer) -> str:
     """Just the text of the best path, for validation during training."""
     tokens = [run[0] for run in greedy_token_runs(log_probs, tokenizer.blank_id)]
     return " ".join(tokenizer.decode(tokens).split())
+
+
+class Decoding:
+    """Decodes log-probs with any DecoderOptions. Beam decoders (with their LMs loaded) are
+    built once per distinct options and reused."""
+
+    def __init__(self, tokenizer: CharTokenizer, frame_seconds: float) -> None:
+        self.tokenizer = tokenizer
+        self.frame_seconds = frame_seconds
+        self._beam_decoders: dict[DecoderOptions, BeamSearch] = {}
+
+    def decode(self, log_probs: torch.Tensor, options: DecoderOptions, offset: float = 0.0) -> tuple[list[Word], tuple[Alternative, ...]]:
+        if options.method == "greedy":
+            return greedy_decode(log_probs, self.tokenizer, self.frame_seconds, offset), ()
+        decoder = self._beam_decoders.get(options)
+        if decoder is None:
+            from asr.beam import BeamSearch
+
+            decoder = self._beam_decoders[options] = BeamSearch(self.tokenizer, options)
+        return decoder.decode(log_probs, self.frame_seconds, offset)

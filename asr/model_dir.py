@@ -43,6 +43,7 @@ class ModelDirConfig:
     alphabet: str = DEFAULT_ALPHABET  # output characters after the blank, in id order
     normalization: Normalization = field(default_factory=Normalization)  # filled in by save_model_dir
     provenance: dict[str, Any] = field(default_factory=dict)  # how and on what it was trained
+    decoder: dict[str, Any] = field(default_factory=dict)  # beam-search defaults: lm (file in the directory), lm_weight, word_score, ...
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:

@@ -26,10 +26,19 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """One entry of a beam search's n-best list."""
+
+    text: str
+    score: float  # total log score: acoustic + lm_weight * LM + word_score * words (+ hotword boosts)
+
+
+@dataclass(frozen=True)
 class Transcript:
     text: str
     segments: tuple[Segment, ...]
     duration: float  # seconds of audio transcribed
+    alternatives: tuple[Alternative, ...] = ()  # n-best list of a beam search, best first (empty for greedy)
 
     @property
     def words(self) -> tuple[Word, ...]:
@@ -58,5 +67,5 @@ def _segment(words: list[Word]) -> Segment:
     return Segment(start=words[0].start, end=words[-1].end, text=" ".join(w.text for w in words), words=tuple(words))
 
 
-def make_transcript(words: list[Word], duration: float) -> Transcript:
-    return Transcript(text=" ".join(w.text for w in words), segments=group_segments(words), duration=duration)
+def make_transcript(words: list[Word], duration: float, alternatives: tuple[Alternative, ...] = ()) -> Transcript:
+    return Transcript(text=" ".join(w.text for w in words), segments=group_segments(words), duration=duration, alternatives=alternatives)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +11,10 @@ import numpy.typing as npt
 import torch
 
 from asr.audio import FloatArray, iter_audio_blocks, prepare_array
+from asr.config import from_dict
 from asr.constants import CONTEXT_SECONDS, CUT_SEARCH_SECONDS, SILENCE_PEAK, WINDOW_SECONDS
-from asr.decoding import greedy_decode
-from asr.errors import AudioError
+from asr.decoding import DecoderOptions, Decoding
+from asr.errors import AudioError, ModelError
 from asr.features import LogMel
 from asr.model_dir import LoadedModel, load_model_dir
 from asr.results import Transcript, make_transcript
@@ -27,6 +28,7 @@ class TranscribeOptions:
     window_seconds: float = WINDOW_SECONDS  # longest piece of audio the model sees at once
     context_seconds: float = CONTEXT_SECONDS  # extra audio on each side, seen but not kept
     cut_search_seconds: float = CUT_SEARCH_SECONDS  # where to look for a quiet cut point
+    decoder: DecoderOptions = field(default_factory=DecoderOptions)  # greedy unless told otherwise
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -127,6 +129,30 @@ class Recognizer:
         self.sample_rate = features.sample_rate
         self.frame_samples = features.hop_length * self.config.model.subsampling  # samples per output frame
         self.frame_seconds = self.frame_samples / self.sample_rate
+        self.decoding = Decoding(self.tokenizer, self.frame_seconds)
+
+    @property
+    def has_lm(self) -> bool:
+        """Whether the model directory carries its own language model (see `asr lm build`)."""
+        return self.decoder_defaults("beam").lm is not None
+
+    def decoder_defaults(self, method: str = "beam") -> DecoderOptions:
+        """Decoder options for `method` with the model directory's stored defaults (its LM and
+        tuned weights, from config.json's "decoder" section) filled in."""
+        stored = dict(self.config.decoder)
+        if self.path is not None and isinstance(stored.get("lm"), str):
+            stored["lm"] = str(self.path / stored["lm"])  # stored relative to the model directory
+        if self.path is not None and isinstance(stored.get("lexicon"), str):
+            stored["lexicon"] = str(self.path / stored["lexicon"])
+        stored["method"] = method
+        try:
+            return from_dict(DecoderOptions, stored)
+        except Exception as exc:
+            raise ModelError(self.path or "model", f'invalid "decoder" section in config.json ({exc})') from exc
+
+    def with_decoder(self, options: TranscribeOptions, method: str, **overrides: object) -> TranscribeOptions:
+        """`options` with the model's decoder defaults for `method`, then `overrides`, applied."""
+        return replace(options, decoder=replace(self.decoder_defaults(method), **overrides))  # type: ignore[arg-type]
 
     def _silence(self, window: Window) -> torch.Tensor:
         """All-blank log-probs: digital silence is far outside any training data, and a model can
@@ -207,10 +233,14 @@ class Recognizer:
                 raise AudioError(None, "sample_rate is required when transcribing an array")
             blocks = [prepare_array(audio, sample_rate, self.sample_rate)]
         log_probs, duration = self.log_probs(blocks, options, progress)
-        words = greedy_decode(log_probs, self.tokenizer, self.frame_seconds)
+        return self.decode(log_probs, duration, options.decoder)
+
+    def decode(self, log_probs: torch.Tensor, duration: float, options: DecoderOptions = DecoderOptions()) -> Transcript:
+        """A Transcript from (frames, vocab) log-probs, e.g. those of `log_probs()`."""
+        words, alternatives = self.decoding.decode(log_probs, options)
         # The last frame may reach a little past the audio; times never exceed the duration.
         words = [w if w.end <= duration else type(w)(w.text, min(w.start, duration), duration, w.confidence) for w in words]
-        return make_transcript(words, duration)
+        return make_transcript(words, duration, alternatives)
 
 
 def load_model(path: str | Path | None = None, device: str = "cpu") -> Recognizer:
