@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 import traceback
 from collections.abc import Iterator
@@ -12,6 +13,8 @@ import torch
 from tqdm import tqdm
 
 from asr import __version__
+from asr.cli_decoding import add_decoder_arguments, add_lm_parser, decoder_options
+from asr.constants import DEMO_MAX_SECONDS
 from asr.errors import AsrError
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aif", ".aiff", ".au", ".w64", ".caf", ".webm", ".wma"}
@@ -23,7 +26,9 @@ def expand_inputs(inputs: list[str]) -> Iterator[Path]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and not p.is_dir())
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and not p.is_dir())
+            # A folder without audio (e.g. one named "talk.wav") is reported, not silently skipped.
+            yield from found or [path]
         else:
             yield path  # a missing file is reported when it is read
 
@@ -65,11 +70,15 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    for stream in (sys.stdout, sys.stderr):
+        # A file name that is not valid UTF-8 must not crash printing its transcript or its error.
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="backslashreplace")
     try:
         writing = args.output_format is not None or args.output_dir is not None
         writers = get_writers(args.output_format or "txt") if writing else []
-        options = TranscribeOptions(batch_size=args.batch_size)
         recognizer = load_model(args.model, device=args.device)
+        options = TranscribeOptions(batch_size=args.batch_size, decoder=decoder_options(args, recognizer))
     except (AsrError, ValueError) as exc:
         _fail(args.model, exc, args.verbose)
         return 2
@@ -124,7 +133,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     try:
         recognizer: Recognizer | None = None if args.hypotheses else load_model(args.model, device=args.device)
-        results = evaluate(args.manifests, recognizer, args.hypotheses or (), args.normalizer, args.output_dir)
+        decoder = decoder_options(args, recognizer) if recognizer is not None else None
+        results = evaluate(args.manifests, recognizer, args.hypotheses or (), args.normalizer, args.output_dir, decoder)
     except (AsrError, ValueError, OSError) as exc:
         _fail(args.model, exc, args.verbose)
         return 2
@@ -156,6 +166,22 @@ def cmd_average(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        from asr.demo.app import launch_demo
+    except ImportError as exc:
+        print(f"error: the demo needs Gradio ({exc}); install it with: pip install 'asr[demo]'", file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        launch_demo(args.model, args.port, args.share, args.max_seconds, args.host)
+    except AsrError as exc:
+        _fail(args.model, exc, args.verbose)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asr", description="Speech recognition with BiLSTM-CTC models.")
     parser.add_argument("--version", action="version", version=f"asr {__version__}")
@@ -177,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--threads", type=int, default=0, help="CPU threads for the model (default: torch's choice, all cores)")
     tr.add_argument("--quiet", "-q", action="store_true", help="print no transcripts or progress, only errors")
     tr.add_argument("--verbose", "-v", action="store_true", help="print full tracebacks for errors")
+    add_decoder_arguments(tr)
     tr.set_defaults(func=cmd_transcribe)
 
     ev = sub.add_parser(
@@ -196,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="text normalization for both sides (default: Whisper's English normalizer)",
     )
     ev.add_argument("--output-dir", "-o", default=None, help="write summary.md, per-utterance JSONL and errs-*.txt reports here")
-    ev.add_argument("--decoder", choices=["greedy"], default="greedy", help="decoding method (default greedy)")
+    add_decoder_arguments(ev)
     ev.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     ev.add_argument("--threads", type=int, default=0, help="CPU threads for the model (default: all cores)")
     ev.add_argument("--verbose", "-v", action="store_true", help="print full tracebacks for errors")
@@ -220,11 +247,25 @@ def build_parser() -> argparse.ArgumentParser:
     av.add_argument("--verbose", "-v", action="store_true", help="print full tracebacks for errors")
     av.set_defaults(func=cmd_average)
 
+    de = sub.add_parser(
+        "demo", help="web demo: microphone and upload", description="Serve the Gradio web demo (needs: pip install 'asr[demo]'). The model is loaded once."
+    )
+    de.add_argument("--model", "-m", default=None, help="model directory; default: the bundled English model")
+    de.add_argument("--port", type=int, default=None, help="port to listen on (default: 7860, or the next free one)")
+    de.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
+    de.add_argument("--share", action="store_true", help="also serve through a public Gradio share link")
+    de.add_argument("--max-seconds", type=float, default=DEMO_MAX_SECONDS, help=f"longest recording or upload accepted (default {DEMO_MAX_SECONDS:g})")
+    de.add_argument("--threads", type=int, default=0, help="CPU threads for the model (default: all cores)")
+    de.add_argument("--verbose", "-v", action="store_true", help="print full tracebacks for errors")
+    de.set_defaults(func=cmd_demo)
+
     tn = sub.add_parser("train", help="train a model from a YAML config", description="Train a model. Resumes from OUTPUT_DIR/checkpoint.pt when it exists.")
     tn.add_argument("config", help="YAML config (see recipes/*/config.yaml); relative paths in it are relative to its folder")
     tn.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config fields, e.g. epochs=5 optim.lr=0.0005")
     tn.add_argument("--verbose", "-v", action="store_true", help="print full tracebacks for errors")
     tn.set_defaults(func=cmd_train)
+
+    add_lm_parser(sub)
     return parser
 
 

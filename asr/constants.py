@@ -33,8 +33,21 @@ SEGMENT_MAX_SECONDS = 10.0
 CONFIG_FILENAME = "config.json"
 WEIGHTS_FILENAME = "model.safetensors"
 
+# Demo (`asr demo`): longest recording or upload, model calls run at once (more wait in a queue
+# of at most DEMO_QUEUE_SIZE), how often the microphone stream is re-decoded, how much audio a
+# partial result re-decodes (older frames are kept from earlier passes), and the peak level
+# below which a recording is called silent.
+DEMO_MAX_SECONDS = 120.0
+DEMO_CONCURRENCY = 2
+DEMO_QUEUE_SIZE = 64
+DEMO_STREAM_EVERY_SECONDS = 0.5
+DEMO_PARTIAL_WINDOW_SECONDS = 8.0
+DEMO_SILENCE_DBFS = -50.0
+
 # Beam search defaults (tuned values for a model are stored in its config.json "decoder").
 BEAM_SIZE = 32
 BEAM_THRESHOLD = 25.0
 LM_WEIGHT = 0.5
 WORD_SCORE = 0.0
+TUNE_LM_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # `asr lm tune` grid
+TUNE_WORD_SCORES = (-1.0, 0.0, 1.0, 2.0, 3.0)

@@ -98,7 +98,7 @@ def corpus_score(items: Sequence[UtteranceErrors], seed: int = 0, samples: int =
     total_words = max(words.sum(), 1.0)
     wer = float(errors.sum() / total_words)
     low = high = wer
-    if len(items) > 1:
+    if len(items) > 1 and samples > 0:  # samples=0: no interval (e.g. while tuning)
         rng = np.random.default_rng(seed)
         picks = rng.integers(0, len(items), size=(samples, len(items)))
         resampled = errors[picks].sum(axis=1) / np.maximum(words[picks].sum(axis=1), 1.0)

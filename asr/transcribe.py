@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +17,8 @@ from asr.constants import CONTEXT_SECONDS, CUT_SEARCH_SECONDS, SILENCE_PEAK, WIN
 from asr.decoding import DecoderOptions, Decoding
 from asr.errors import AudioError, ModelError
 from asr.features import LogMel
+from asr.inference import InferenceModel, Quantization
+from asr.model import CTCModel
 from asr.model_dir import LoadedModel, load_model_dir
 from asr.results import Transcript, make_transcript
 
@@ -118,12 +121,17 @@ def _batches(windows: Iterable[Window], size: int) -> Iterator[list[Window]]:
 class Recognizer:
     """A loaded model ready to transcribe files or arrays. Create it with asr.load_model()."""
 
-    def __init__(self, loaded: LoadedModel, device: str | torch.device = "cpu") -> None:
+    def __init__(self, loaded: LoadedModel, device: str | torch.device = "cpu", quantize: Quantization | None = None) -> None:
         self.config = loaded.config
         self.tokenizer = loaded.tokenizer
         self.path = loaded.path
         self.device = torch.device(device)
-        self.model = loaded.model.to(self.device).eval()
+        if quantize is not None and self.device.type != "cpu":
+            raise ValueError(f"{quantize} quantization runs on the CPU only, not on {self.device}")
+        self.quantization = quantize
+        self.model: torch.nn.Module = loaded.model.to(self.device).eval()
+        if isinstance(loaded.model, CTCModel):  # (tests may bring a stand-in model)
+            self.model = InferenceModel(loaded.model, quantize).to(self.device)
         self.frontend = LogMel(self.config.features).to(self.device)
         features = self.config.features
         self.sample_rate = features.sample_rate
@@ -220,7 +228,7 @@ class Recognizer:
 
     def transcribe(
         self,
-        audio: str | Path | np.ndarray,
+        audio: str | Path | npt.NDArray[np.floating[Any]] | npt.NDArray[np.integer[Any]],
         sample_rate: int | None = None,
         options: TranscribeOptions = TranscribeOptions(),
         progress: Callable[[float], None] | None = None,
@@ -243,8 +251,10 @@ class Recognizer:
         return make_transcript(words, duration, alternatives)
 
 
-def load_model(path: str | Path | None = None, device: str = "cpu") -> Recognizer:
-    """Load a model directory (default: the bundled English model) for transcription."""
+def load_model(path: str | Path | None = None, device: str = "cpu", quantize: Quantization | None = None) -> Recognizer:
+    """Load a model directory (default: the bundled English model) for transcription.
+    quantize="int8" runs the LSTM and output layers with int8 weights (CPU only; faster, and
+    slightly less accurate: see README's "Speed and deployment")."""
     if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return Recognizer(load_model_dir(path or DEFAULT_MODEL_DIR, device), device)
+        device = "cpu" if quantize is not None or not torch.cuda.is_available() else "cuda"
+    return Recognizer(load_model_dir(path or DEFAULT_MODEL_DIR, device), device, quantize)

@@ -1,0 +1,179 @@
+"""Command-line options for decoders (`asr transcribe`, `asr evaluate`) and the `asr lm`
+subcommands: build an n-gram LM, tune beam-search weights on a dev set."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from asr.constants import TUNE_LM_WEIGHTS, TUNE_WORD_SCORES
+
+if TYPE_CHECKING:
+    from asr.decoding import DecoderOptions
+    from asr.transcribe import Recognizer
+
+
+def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("decoding")
+    group.add_argument(
+        "--decoder",
+        choices=["greedy", "beam"],
+        default="greedy",
+        help="greedy (best symbol per frame) or beam (prefix beam search; uses the model directory's LM and tuned weights when it has them)",
+    )
+    group.add_argument("--beam-size", type=int, default=None, help="hypotheses kept per frame (beam)")
+    group.add_argument("--beam-threshold", type=float, default=None, help="prune hypotheses this far below the best (beam)")
+    group.add_argument("--lm", default=None, help="word n-gram LM (ARPA or KenLM binary) for beam search; 'none' turns off the model's own")
+    group.add_argument("--lm-weight", type=float, default=None, help="LM weight alpha (beam)")
+    group.add_argument("--word-score", type=float, default=None, help="word insertion bonus beta (beam)")
+    group.add_argument("--lexicon", default=None, help="word list (one per line) added to the words beam search may produce")
+    group.add_argument("--hotwords", default=None, help="words or phrases to favour, 'Thornton:5,Avonlea' (default boost 5), or a file with one per line")
+    group.add_argument("--nbest", type=int, default=None, help="alternatives to keep (beam; written to the json output)")
+
+
+def decoder_options(args: argparse.Namespace, recognizer: Recognizer) -> DecoderOptions:
+    """The decoder the flags ask for, on top of the model directory's stored defaults."""
+    from asr.decoding import DecoderOptions, parse_hotwords
+
+    beam_flags = {
+        "beam_size": args.beam_size,
+        "beam_threshold": args.beam_threshold,
+        "lm_weight": args.lm_weight,
+        "word_score": args.word_score,
+        "lexicon": args.lexicon,
+        "nbest": args.nbest,
+    }
+    given: dict[str, Any] = {name: value for name, value in beam_flags.items() if value is not None}
+    if args.lm is not None:
+        given["lm"] = None if args.lm.lower() == "none" else str(Path(args.lm))
+    if args.hotwords is not None:
+        given["hotwords"] = parse_hotwords(args.hotwords)
+    if args.decoder == "greedy":
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise ValueError(f"{flags} only apply to --decoder beam")
+        return DecoderOptions()
+    return replace(recognizer.decoder_defaults("beam"), **given)
+
+
+# -- asr lm -----------------------------------------------------------------------------------------
+
+
+def cmd_lm_build(args: argparse.Namespace) -> int:
+    from asr.constants import DEFAULT_ALPHABET
+    from asr.errors import AsrError
+    from asr.lm import build_lm
+    from asr.model_dir import read_model_config
+
+    try:
+        alphabet = read_model_config(args.model).alphabet if args.model else DEFAULT_ALPHABET
+        built = build_lm(args.texts, args.output, order=args.order, prune=args.prune, alphabet=alphabet, use_kenlm=not args.builtin)
+    except AsrError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    counts = ", ".join(f"{n + 1}-grams {c}" for n, c in enumerate(built.ngrams))
+    print(f"{built.path}: {built.words} words{'; ' + counts if counts else ''} (built with {built.tool})")
+    return 0
+
+
+def cmd_lm_tune(args: argparse.Namespace) -> int:
+    from asr.data import read_manifest
+    from asr.decoding import DecoderOptions
+    from asr.decoding_pool import ParallelDecoder
+    from asr.errors import AsrError
+    from asr.lm_tune import (
+        best_trial,
+        cache_log_probs,
+        format_trials,
+        load_cache,
+        run_trials,
+        save_cache,
+        score_trial,
+        search_grid,
+        store_decoder_defaults,
+    )
+    from asr.transcribe import load_model
+
+    try:
+        recognizer = load_model(args.model)
+        model_name = str(recognizer.path)
+        if args.cache and Path(args.cache).is_file():
+            items, cached_model = load_cache(args.cache)
+            if cached_model != model_name:
+                print(f"warning: {args.cache} was made with {cached_model}, not {model_name}", file=sys.stderr)
+        else:
+            items = cache_log_probs(recognizer, [e for m in args.manifests for e in read_manifest(m)])
+            if args.cache:
+                save_cache(args.cache, items, model_name)
+        if not items:
+            raise ValueError("no utterance could be read")
+        base = recognizer.decoder_defaults("beam")
+        if args.lm is not None:
+            base = replace(base, lm=None if args.lm.lower() == "none" else args.lm)
+        if args.lexicon is not None:
+            base = replace(base, lexicon=args.lexicon)
+        grid = search_grid(base, args.lm_weights, args.word_scores, args.beam_sizes, args.trials, args.seed)
+        with ParallelDecoder(recognizer.tokenizer, recognizer.frame_seconds, args.workers) as decoder:
+            greedy = score_trial(items, [text for text, _ in decoder.decode(DecoderOptions(), [i.log_probs for i in items])], args.normalizer)
+            trials = run_trials(items, decoder, grid, args.normalizer)
+    except (AsrError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(format_trials(trials, greedy), end="")
+    best = best_trial(trials)
+    o = best.options
+    print(f"best: beam {o.beam_size}, lm_weight {o.lm_weight:g}, word_score {o.word_score:g}: WER {100 * best.wer:.2f}% (greedy {100 * greedy[0]:.2f}%)")
+    if args.dry_run:
+        return 0
+    try:
+        path = store_decoder_defaults(recognizer.path or args.model, o)
+    except OSError as exc:
+        print(f"error: cannot write the decoder settings into {recognizer.path}: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote the LM and these settings into {path}; `--decoder beam` now uses them")
+    return 0
+
+
+def add_lm_parser(sub: Any) -> None:
+    lm = sub.add_parser("lm", help="build and tune n-gram language models for beam search", description="Language models for beam search.")
+    lm_sub = lm.add_subparsers(dest="lm_command", required=True)
+
+    build = lm_sub.add_parser(
+        "build",
+        help="build a word n-gram LM from text",
+        description="Build an interpolated modified Kneser-Ney n-gram LM from plain text (one sentence or utterance per line), normalized like "
+        "training transcripts. Uses KenLM's lmplz when it is on PATH (bash recipes/lm/install_kenlm.sh), else a built-in estimator that gives "
+        "the same probabilities. -o x.arpa writes ARPA; -o x.bin a KenLM binary (needs build_binary). A word list x.vocab goes beside it.",
+    )
+    build.add_argument("texts", nargs="+", metavar="TEXT", help="plain-text files")
+    build.add_argument("--output", "-o", required=True, help="LM file to write (.arpa or .bin)")
+    build.add_argument("--order", type=int, default=3, help="n-gram order (default 3)")
+    build.add_argument("--prune", type=int, nargs="+", default=None, metavar="COUNT", help="per order, drop n-grams seen at most COUNT times, e.g. 0 1 1")
+    build.add_argument("--model", "-m", default=None, help="normalize text for this model directory's alphabet (default: English letters)")
+    build.add_argument("--builtin", action="store_true", help="use the built-in estimator even when lmplz is installed")
+    build.set_defaults(func=cmd_lm_build)
+
+    tune = lm_sub.add_parser(
+        "tune",
+        help="tune beam-search weights on a dev set and store them in the model directory",
+        description="Run the model once over dev manifests (log-probs cached), then decode with every combination of LM weight, word score "
+        "and beam size, print the table, and write the LM and the best values into the model directory.",
+    )
+    tune.add_argument("manifests", nargs="+", metavar="MANIFEST", help="dev-set JSONL manifests (audio_filepath, duration, text)")
+    tune.add_argument("--model", "-m", default=None, help="model directory (default: the bundled model)")
+    tune.add_argument("--lm", default=None, help="the LM to tune with (default: the model directory's own; none: beam search without an LM)")
+    tune.add_argument("--lexicon", default=None, help="extra word list for lexicon search")
+    tune.add_argument("--lm-weights", type=float, nargs="+", default=list(TUNE_LM_WEIGHTS), help="alpha values to try")
+    tune.add_argument("--word-scores", type=float, nargs="+", default=list(TUNE_WORD_SCORES), help="beta values to try")
+    tune.add_argument("--beam-sizes", type=int, nargs="+", default=[32], help="beam sizes to try (default 32)")
+    tune.add_argument("--trials", type=int, default=0, help="try this many random combinations instead of all")
+    tune.add_argument("--seed", type=int, default=0, help="seed for --trials")
+    tune.add_argument("--normalizer", choices=["english", "basic", "none"], default="english", help="text normalization for scoring (as in asr evaluate)")
+    tune.add_argument("--cache", default=None, help="log-prob cache file (.safetensors): reused when it exists, written otherwise")
+    tune.add_argument("--workers", type=int, default=0, help="decoding processes (default: one per core)")
+    tune.add_argument("--dry-run", action="store_true", help="print the table only; leave the model directory unchanged")
+    tune.set_defaults(func=cmd_lm_tune)
+
