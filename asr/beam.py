@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 from flashlight.lib.text import decoder as fl
+from flashlight.lib.text.decoder.kenlm import KenLM
 from flashlight.lib.text.dictionary import Dictionary
 
 from asr.decoding import DecoderOptions
@@ -106,6 +107,7 @@ class _SpellingBoostLM(fl.LM):  # type: ignore[misc]
 class _Run:
     token: int
     frame: int  # first frame of the token's run on the best path
+    last: int  # its last frame
 
 
 _LEXICON_PARTS: dict[tuple[Any, ...], tuple[Dictionary, Any, Any]] = {}
@@ -120,7 +122,7 @@ def _load_kenlm(path: str, word_dict: Dictionary) -> Any:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
             try:
-                return fl.KenLM(path, word_dict)
+                return KenLM(path, word_dict)
             finally:
                 os.dup2(saved, 2)
     except Exception as exc:
@@ -248,8 +250,12 @@ class BeamSearch:
         path = tokens[1:-1]
         runs = []
         for frame, token in enumerate(path):
-            if token != self.tokenizer.blank_id and (frame == 0 or token != path[frame - 1]):
-                runs.append(_Run(token, frame))
+            if token == self.tokenizer.blank_id:
+                continue
+            if frame > 0 and token == path[frame - 1]:
+                runs[-1] = _Run(token, runs[-1].frame, frame)
+            else:
+                runs.append(_Run(token, frame, frame))
         return runs
 
     def _words(self, result: Any) -> list[tuple[str, list[_Run]]]:
@@ -269,7 +275,7 @@ class BeamSearch:
                 position += size
             return words
         words, current = [], list[_Run]()
-        for run in [*runs, _Run(self.tokenizer.space_id, -1)]:
+        for run in [*runs, _Run(self.tokenizer.space_id, -1, -1)]:
             if run.token == self.tokenizer.space_id:
                 if current:
                     words.append((self.tokenizer.decode([r.token for r in current]), current))
@@ -288,6 +294,6 @@ class BeamSearch:
         return Word(
             text=text,
             start=round(offset + runs[0].frame * frame_seconds, 3),
-            end=round(offset + (runs[-1].frame + 1) * frame_seconds, 3),
+            end=round(offset + (runs[-1].last + 1) * frame_seconds, 3),
             confidence=round(sum(probs) / len(probs), 4),
         )

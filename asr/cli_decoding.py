@@ -176,4 +176,3 @@ def add_lm_parser(sub: Any) -> None:
     tune.add_argument("--workers", type=int, default=0, help="decoding processes (default: one per core)")
     tune.add_argument("--dry-run", action="store_true", help="print the table only; leave the model directory unchanged")
     tune.set_defaults(func=cmd_lm_tune)
-
