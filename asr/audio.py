@@ -7,6 +7,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +19,14 @@ from asr.errors import AudioError
 
 FloatArray = npt.NDArray[np.float32]
 
+# One read never holds more than a minute of 16 kHz stereo (7.7 MB as float32), whatever the
+# file's rate and channel count.
+MAX_BLOCK_SAMPLES = int(READ_BLOCK_SECONDS * SAMPLE_RATE * 2)
+# A file that yields less than this share of the frames its header announces was cut off. Not
+# 100%: an MP3 without a Xing header announces an estimate.
+MIN_FRAMES_READ = 0.9
+OGG_TAIL_BYTES = 65_536 + 282  # an Ogg page is at most 65,307 bytes: the last one starts in here
+
 
 def _check_path(path: Path) -> None:
     """Fail early, with a reason a person understands, on paths that cannot hold audio."""
@@ -27,13 +36,40 @@ def _check_path(path: Path) -> None:
         raise AudioError(path, "file not found")
     if path.is_dir():
         raise AudioError(path, "is a directory, not an audio file")
-    if not os.access(path, os.R_OK):
-        raise AudioError(path, "permission denied")
+    if not path.is_file():  # a FIFO would block forever, a device could stream without end
+        raise AudioError(path, "is not a regular file")
+    # Opening is the only reliable permission test: os.access() answers for the real user id
+    # and ignores capabilities, ACLs and read-only mounts.
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError as exc:
+        raise AudioError(path, "permission denied") from exc
+    except OSError as exc:
+        raise AudioError(path, f"cannot be opened ({exc.strerror or exc})") from exc
     if path.stat().st_size == 0:
         raise AudioError(path, "empty file (0 bytes)")
 
 
-def to_mono(samples: npt.NDArray[np.floating] | npt.NDArray[np.integer]) -> FloatArray:
+def _block_frames(block_seconds: float, sample_rate: int, channels: int) -> int:
+    """Frames per read: block_seconds of audio, but never more than MAX_BLOCK_SAMPLES samples, so
+    that a 192 kHz, 8-channel file takes no more memory per block than a 16 kHz stereo one."""
+    return max(1, min(int(block_seconds * sample_rate), MAX_BLOCK_SAMPLES // max(channels, 1)))
+
+
+def _ogg_is_truncated(path: Path) -> bool:
+    """Whether an Ogg file lacks its end-of-stream page. libsndfile counts an Ogg file's frames
+    from its last page, so a cut-off file looks complete and only this flag tells."""
+    with open(path, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - OGG_TAIL_BYTES))
+        tail = handle.read()
+    last_page = tail.rfind(b"OggS")
+    # Page header: "OggS", version (1 byte), header type (1 byte; bit 2 = end of stream).
+    return last_page < 0 or last_page + 5 >= len(tail) or not tail[last_page + 5] & 0x04
+
+
+def to_mono(samples: npt.NDArray[np.floating[Any]] | npt.NDArray[np.integer[Any]]) -> FloatArray:
     """Average the channels of a (frames,) or (frames, channels) array into float32 mono.
 
     Integer arrays are scaled to [-1, 1] by their type's range."""
@@ -56,7 +92,7 @@ def _check_finite(path: Path | None, block: FloatArray) -> None:
 
 
 def prepare_array(
-    samples: npt.NDArray[np.floating] | npt.NDArray[np.integer],
+    samples: npt.NDArray[np.floating[Any]] | npt.NDArray[np.integer[Any]],
     sample_rate: int,
     target_rate: int = SAMPLE_RATE,
 ) -> FloatArray:
@@ -75,7 +111,9 @@ def prepare_array(
 def _open_soundfile(path: Path) -> sf.SoundFile | None:
     """Open with soundfile, or None when libsndfile does not know the format."""
     try:
-        return sf.SoundFile(str(path))
+        # Bytes, not str: soundfile encodes a str path strictly, which fails on file names that
+        # are not valid UTF-8 (Python holds those as lone surrogates).
+        return sf.SoundFile(os.fsencode(path))
     except sf.LibsndfileError:
         return None
     except (RuntimeError, TypeError) as exc:  # soundfile raises these for some broken headers
@@ -89,7 +127,7 @@ def _load_with_librosa(path: Path, target_rate: int) -> FloatArray:
             warnings.simplefilter("ignore")
             import librosa
 
-            samples, _ = librosa.load(str(path), sr=target_rate, mono=True)
+            samples, _ = librosa.load(os.fsdecode(path), sr=target_rate, mono=True)
     except Exception as exc:  # librosa/audioread raise many unrelated types for bad input
         raise AudioError(path, "not a readable audio file (unknown format or corrupt data)") from exc
     return np.asarray(samples, dtype=np.float32)
@@ -118,18 +156,23 @@ def iter_audio_blocks(
             raise AudioError(path, "contains no audio samples")
         if handle.samplerate <= 0:
             raise AudioError(path, f"invalid sample rate {handle.samplerate}")
+        if handle.format == "OGG" and _ogg_is_truncated(path):
+            raise AudioError(path, "truncated Ogg stream (the end-of-stream page is missing)")
         resampler = None
         if handle.samplerate != target_rate:
             resampler = soxr.ResampleStream(handle.samplerate, target_rate, 1, dtype="float32", quality="HQ")
-        block_frames = max(1, int(block_seconds * handle.samplerate))
+        block_frames = _block_frames(block_seconds, handle.samplerate, handle.channels)
         produced = 0
+        frames_read = 0
         while True:
             try:
                 raw = handle.read(block_frames, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as exc:
                 raise AudioError(path, f"corrupt or truncated audio data ({exc})") from exc
             last = len(raw) < block_frames
+            frames_read += len(raw)
             block = to_mono(raw)
+            del raw  # before the next read allocates its own
             _check_finite(path, block)
             if resampler is not None:
                 block = resampler.resample_chunk(block, last=last).astype(np.float32)
@@ -140,6 +183,9 @@ def iter_audio_blocks(
                 break
         if produced == 0:
             raise AudioError(path, "contains no audio samples")
+        if frames_read < MIN_FRAMES_READ * handle.frames:
+            announced, rate = handle.frames / handle.samplerate, handle.samplerate
+            raise AudioError(path, f"truncated: the header announces {announced:.2f} s, only {frames_read / rate:.2f} s could be decoded")
 
 
 def load_audio(path: str | Path, target_rate: int = SAMPLE_RATE) -> FloatArray:

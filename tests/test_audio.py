@@ -126,3 +126,57 @@ def test_duration_from_header(tmp_path: Path) -> None:
     path = tmp_path / "d.flac"
     sf.write(path, tone(8000, 3.5), 8000)
     assert audio_duration(path) == pytest.approx(3.5)
+
+
+def test_permission_denied_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs as root too (where chmod 0 does not stop reads): the refusal is simulated at open()."""
+    path = tmp_path / "locked.wav"
+    sf.write(path, tone(16000), 16000)
+    real_open = open
+
+    def refusing_open(file: object, *args: object, **kwargs: object) -> object:
+        if Path(str(file)) == path:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr("asr.audio.open", refusing_open, raising=False)
+    _expect(path, "permission denied")
+
+
+def test_fifo_is_refused_instead_of_blocking(tmp_path: Path) -> None:
+    path = tmp_path / "pipe.wav"
+    os.mkfifo(path)
+    _expect(path, "not a regular file")
+
+
+@pytest.mark.parametrize(("fmt", "ext"), [("MP3", "mp3"), ("OGG", "ogg")])
+def test_truncated_lossy_files_are_reported_not_half_transcribed(tmp_path: Path, fmt: str, ext: str) -> None:
+    path = tmp_path / f"cut.{ext}"
+    sf.write(path, tone(16000, 6.0) + 0.01 * np.random.default_rng(0).standard_normal(96000), 16000, format=fmt)
+    assert load_audio(path).size == pytest.approx(96000, abs=2000)  # whole, it reads fine
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    _expect(path, "truncated")
+
+
+def test_non_utf8_file_name(tmp_path: Path) -> None:
+    raw = os.fsencode(tmp_path) + b"/caf\xe9.wav"
+    sf.write(raw.decode("latin-1"), tone(16000), 16000)  # written under another name, then renamed
+    os.rename(os.fsencode(tmp_path) + b"/caf\xc3\xa9.wav", raw)
+    assert load_audio(os.fsdecode(raw)).size == 16000
+
+
+def test_many_channels_at_high_rate_are_read_in_bounded_blocks(tmp_path: Path) -> None:
+    """A minute-long block of 192 kHz x 8 channels would be 368 MB of float32; reads are capped."""
+    import tracemalloc
+
+    path = tmp_path / "wide.wav"
+    sf.write(path, 0.1 * np.random.default_rng(0).standard_normal((192000 * 5, 8)), 192000, subtype="PCM_16")
+    tracemalloc.start()
+    try:
+        blocks = [b.size for b in iter_audio_blocks(path, 16000, block_seconds=60.0)]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sum(blocks) == pytest.approx(80000, abs=2)
+    assert peak < 5 * 192000 * 8 * 4 / 2  # under half of the whole file as float32 (31 MB)
