@@ -36,8 +36,10 @@ class ModelConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.num_parameters() > MAX_PARAMETERS:
-            raise ValueError(f"model would have {self.num_parameters():,} parameters (limit {MAX_PARAMETERS:,})")
+        count = self.num_parameters()
+        if count > MAX_PARAMETERS:
+            shown = f"{count:,}" if count < 10**15 else f"about 10^{len(str(count)) - 1}"  # a hostile config's can have 400 digits
+            raise ValueError(f"model would have {shown} parameters (limit {MAX_PARAMETERS:,})")
 
     @property
     def conv_layers(self) -> int:
@@ -59,11 +61,10 @@ class ModelConfig:
         c, h = self.conv_channels, self.hidden_size
         conv = (9 + 1) * c + (self.conv_layers - 1) * (9 * c + 1) * c
         directions = 2 if self.bidirectional else 1
-        lstm = 0
-        layer_input = self.conv_output_size
-        for _ in range(self.lstm_layers):
-            lstm += directions * 4 * h * (layer_input + h + 2)
-            layer_input = directions * h
+        # Closed form, not a loop over layers: an untrusted config may ask for 10^9 of them.
+        layer_input = directions * h
+        first = directions * 4 * h * (self.conv_output_size + h + 2)
+        lstm = first + (self.lstm_layers - 1) * directions * 4 * h * (layer_input + h + 2)
         return conv + lstm + (layer_input + 1) * self.vocab_size
 
 

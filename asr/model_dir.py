@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save
 
 from asr.config import from_dict, to_dict
 from asr.constants import CONFIG_FILENAME, DEFAULT_ALPHABET, WEIGHTS_FILENAME
@@ -21,6 +22,11 @@ from asr.tokenizer import CharTokenizer
 
 FORMAT_VERSION = 1
 MAX_CONFIG_BYTES = 10_000_000
+# Front-end limits for an untrusted config.json: the mel filterbank (n_mels x n_fft / 2) and the
+# STFT window are allocated from these before any audio is seen.
+SAMPLE_RATE_RANGE = (1_000, 384_000)
+MAX_MELS = 1_024
+MAX_N_FFT = 65_536
 
 
 NORMALIZATION_BUFFERS = ("feature_mean", "feature_std")
@@ -47,16 +53,35 @@ class ModelDirConfig:
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
+        self._check_features()
         for name in ("mean", "std"):
             values = getattr(self.normalization, name)
             if values and len(values) != self.features.n_mels:
                 raise ValueError(f"normalization.{name} has {len(values)} values for {self.features.n_mels} mel bands")
+            if not all(math.isfinite(v) for v in values):
+                raise ValueError(f"normalization.{name} holds NaN or infinite values")
         if any(v <= 0 for v in self.normalization.std):
             raise ValueError("normalization.std must be positive")
+        CharTokenizer(self.alphabet)  # repeated characters or no space: refused here, not at first use
         if self.model.vocab_size != len(self.alphabet) + 1:
             raise ValueError(f"model.vocab_size {self.model.vocab_size} != len(alphabet) + 1 = {len(self.alphabet) + 1}")
         if self.model.n_mels != self.features.n_mels:
             raise ValueError(f"model.n_mels {self.model.n_mels} != features.n_mels {self.features.n_mels}")
+
+    def _check_features(self) -> None:
+        f = self.features
+        low, high = SAMPLE_RATE_RANGE
+        if not low <= f.sample_rate <= high:
+            raise ValueError(f"features.sample_rate {f.sample_rate} is outside {low}-{high} Hz")
+        if not 1 <= f.n_mels <= MAX_MELS:
+            raise ValueError(f"features.n_mels {f.n_mels} is outside 1-{MAX_MELS}")
+        if not 1 <= f.n_fft <= MAX_N_FFT:
+            raise ValueError(f"features.n_fft {f.n_fft} is outside 1-{MAX_N_FFT}")
+        for name in ("win_ms", "hop_ms"):
+            if not (math.isfinite(getattr(f, name)) and getattr(f, name) > 0):
+                raise ValueError(f"features.{name} must be a positive number, got {getattr(f, name)}")
+        if not (f.hop_length >= 1 and 1 <= f.win_length <= f.n_fft):
+            raise ValueError(f"features: window {f.win_length} and hop {f.hop_length} samples must be at least 1, the window at most n_fft {f.n_fft}")
 
 
 @dataclass
@@ -93,13 +118,20 @@ def read_model_config(path: str | Path) -> ModelDirConfig:
     if not config_path.is_file():
         raise ModelError(path, f"no {CONFIG_FILENAME} in the model directory")
     if config_path.stat().st_size > MAX_CONFIG_BYTES:
-        raise ModelError(path, f"{CONFIG_FILENAME} is implausibly large")
+        raise ModelError(path, f"{CONFIG_FILENAME} is implausibly large ({config_path.stat().st_size:,} bytes, limit {MAX_CONFIG_BYTES:,})")
     try:
         data = json.loads(config_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(path, f"{CONFIG_FILENAME} is not valid JSON ({exc})") from exc
-    if isinstance(data, dict) and data.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
-        raise ModelError(path, f"model format {data['format_version']} is newer than this asr understands")
+    except RecursionError as exc:
+        raise ModelError(path, f"{CONFIG_FILENAME} is nested too deeply") from exc
+    except OSError as exc:
+        raise ModelError(path, f"{CONFIG_FILENAME} cannot be read ({exc.strerror or exc})") from exc
+    version = data.get("format_version", FORMAT_VERSION) if isinstance(data, dict) else FORMAT_VERSION
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ModelError(path, f"invalid {CONFIG_FILENAME}: format_version must be an integer, got {version!r:.40}")
+    if version > FORMAT_VERSION:
+        raise ModelError(path, f"model format {version} is newer than this asr understands")
     try:
         return from_dict(ModelDirConfig, data)
     except ConfigError as exc:
@@ -115,19 +147,24 @@ def load_model_dir(path: str | Path, device: str | torch.device = "cpu") -> Load
     if not weights_path.is_file():
         raise ModelError(path, f"no {WEIGHTS_FILENAME} in the model directory")
     model = CTCModel(config.model)
+    expected = {name: tensor for name, tensor in model.state_dict().items() if name not in NORMALIZATION_BUFFERS}
     try:
-        state = load_file(str(weights_path))
+        with safe_open(str(weights_path), framework="pt") as weights:
+            # Names and shapes come from the header: a file holding other or larger tensors than
+            # the config describes is refused before any of them is read into memory.
+            names = set(weights.keys())
+            missing = sorted(set(expected) - names)
+            unexpected = sorted(names - set(expected))
+            if missing or unexpected:
+                raise ModelError(path, f"weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
+            for name, target in expected.items():
+                shape = tuple(weights.get_slice(name).get_shape())
+                if shape != tuple(target.shape):
+                    raise ModelError(path, f"weight {name} has shape {shape}, config needs {tuple(target.shape)}")
+            for name, target in expected.items():
+                target.copy_(weights.get_tensor(name).to(target.dtype))
     except (SafetensorError, OSError) as exc:
         raise ModelError(path, f"{WEIGHTS_FILENAME} is not a valid safetensors file ({exc})") from exc
-    expected = {name: tensor for name, tensor in model.state_dict().items() if name not in NORMALIZATION_BUFFERS}
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise ModelError(path, f"weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    for name, tensor in state.items():
-        if tensor.shape != expected[name].shape:
-            raise ModelError(path, f"weight {name} has shape {tuple(tensor.shape)}, config needs {tuple(expected[name].shape)}")
-        expected[name].copy_(tensor.to(expected[name].dtype))
     norm = config.normalization
     model.set_normalization(norm.mean or [0.0] * config.features.n_mels, norm.std or [1.0] * config.features.n_mels)
     model.to(device).eval()
