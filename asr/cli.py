@@ -77,7 +77,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     try:
         writing = args.output_format is not None or args.output_dir is not None
         writers = get_writers(args.output_format or "txt") if writing else []
-        recognizer = load_model(args.model, device=args.device)
+        recognizer = load_model(args.model, device=args.device, quantize="int8" if args.int8 else None)
         options = TranscribeOptions(batch_size=args.batch_size, decoder=decoder_options(args, recognizer))
     except (AsrError, ValueError) as exc:
         _fail(args.model, exc, args.verbose)
@@ -132,7 +132,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        recognizer: Recognizer | None = None if args.hypotheses else load_model(args.model, device=args.device)
+        recognizer: Recognizer | None = None if args.hypotheses else load_model(args.model, device=args.device, quantize="int8" if args.int8 else None)
         decoder = decoder_options(args, recognizer) if recognizer is not None else None
         results = evaluate(args.manifests, recognizer, args.hypotheses or (), args.normalizer, args.output_dir, decoder)
     except (AsrError, ValueError, OSError) as exc:
@@ -182,6 +182,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from asr.export import export_model
+    from asr.transcribe import DEFAULT_MODEL_DIR
+
+    try:
+        target = export_model(args.model or DEFAULT_MODEL_DIR, args.output, args.format)
+    except (AsrError, ValueError, OSError) as exc:
+        _fail(args.model, exc, args.verbose)
+        return 2
+    print(f"{target}: {args.format} model (waveforms -> log-probs; see README, Speed and deployment)")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from asr.bench import bench, default_files, format_bench_table
+
+    files = list(expand_inputs(args.inputs)) if args.inputs else default_files()
+    if not files:
+        tqdm.write("error: no audio files to benchmark (give FILE_OR_DIR)", file=sys.stderr)
+        return 2
+    results = bench(files, args.model, peers=args.peers, int8=args.int8, threads=args.threads)
+    print(format_bench_table(results), end="")
+    return 1 if any(r.error and r.system.startswith("asr") for r in results) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asr", description="Speech recognition with BiLSTM-CTC models.")
     parser.add_argument("--version", action="version", version=f"asr {__version__}")
@@ -201,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     tr.add_argument("--batch-size", type=int, default=4, help="30-second windows run through the model at once (default 4)")
     tr.add_argument("--threads", type=int, default=0, help="CPU threads for the model (default: torch's choice, all cores)")
+    tr.add_argument("--int8", action="store_true", help="int8 LSTM and output weights (CPU only): faster, slightly less accurate")
     tr.add_argument("--quiet", "-q", action="store_true", help="print no transcripts or progress, only errors")
     tr.add_argument("--verbose", "-v", action="store_true", help="print full tracebacks for errors")
     add_decoder_arguments(tr)
@@ -226,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_decoder_arguments(ev)
     ev.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     ev.add_argument("--threads", type=int, default=0, help="CPU threads for the model (default: all cores)")
+    ev.add_argument("--int8", action="store_true", help="evaluate the model with int8 LSTM and output weights (CPU only)")
     ev.add_argument("--verbose", "-v", action="store_true", help="print full tracebacks for errors")
     ev.set_defaults(func=cmd_evaluate)
 
@@ -258,6 +285,30 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--threads", type=int, default=0, help="CPU threads for the model (default: all cores)")
     de.add_argument("--verbose", "-v", action="store_true", help="print full tracebacks for errors")
     de.set_defaults(func=cmd_demo)
+
+    ex = sub.add_parser(
+        "export",
+        help="export a model as TorchScript or ONNX",
+        description="Write one file that maps waveforms to CTC log-probs and runs without this package (torch.jit.load or onnxruntime).",
+    )
+    ex.add_argument("--format", choices=["torchscript", "onnx"], required=True, help="torchscript (.pt) or onnx (.onnx)")
+    ex.add_argument("--model", "-m", default=None, help="model directory; default: the bundled English model")
+    ex.add_argument("--output", "-o", required=True, help="file to write")
+    ex.add_argument("--verbose", "-v", action="store_true", help="print full tracebacks for errors")
+    ex.set_defaults(func=cmd_export)
+
+    be = sub.add_parser(
+        "bench",
+        help="speed, load time and peak memory of the whole pipeline",
+        description="Transcribe audio files (default: the bundled samples) in a fresh process per system and print speed "
+        "(audio seconds per wall second, reading to writing), model-load time and peak RSS.",
+    )
+    be.add_argument("inputs", nargs="*", metavar="FILE_OR_DIR", help="audio files or folders (default: demo/examples)")
+    be.add_argument("--model", "-m", default=None, help="model directory; default: the bundled English model")
+    be.add_argument("--peers", action="store_true", help="also Whisper tiny.en (int8, greedy) and pocketsphinx, when installed")
+    be.add_argument("--int8", action="store_true", help="also our model with int8 weights")
+    be.add_argument("--threads", type=int, default=0, help="CPU threads for our model (default: all cores)")
+    be.set_defaults(func=cmd_bench)
 
     tn = sub.add_parser("train", help="train a model from a YAML config", description="Train a model. Resumes from OUTPUT_DIR/checkpoint.pt when it exists.")
     tn.add_argument("config", help="YAML config (see recipes/*/config.yaml); relative paths in it are relative to its folder")

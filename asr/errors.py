@@ -33,3 +33,14 @@ class ConfigError(AsrError):
 
 class ManifestError(AsrError):
     """A manifest line is not valid JSON or lacks a required field."""
+
+
+class MissingDependencyError(AsrError):
+    """An optional package that a feature needs (e.g. a peer recognizer, an exporter) is not installed."""
+
+    def __init__(self, feature: str, reason: str) -> None:
+        super().__init__(f"{feature}: {reason}")
+
+
+class CheckpointError(AsrError):
+    """A training checkpoint could not be written (e.g. the disk is full) or read back."""

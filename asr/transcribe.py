@@ -257,4 +257,6 @@ def load_model(path: str | Path | None = None, device: str = "cpu", quantize: Qu
     slightly less accurate: see README's "Speed and deployment")."""
     if device == "auto":
         device = "cpu" if quantize is not None or not torch.cuda.is_available() else "cuda"
+    if quantize is not None and torch.device(device).type != "cpu":  # checked before loading onto the device
+        raise ValueError(f"{quantize} quantization runs on the CPU only, not on {device}")
     return Recognizer(load_model_dir(path or DEFAULT_MODEL_DIR, device), device, quantize)

