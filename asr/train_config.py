@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from asr.augment import AugmentConfig, SpecAugmentConfig
 from asr.config import apply_overrides, from_dict, load_yaml
 from asr.constants import DEFAULT_ALPHABET
 from asr.features import FeatureConfig
@@ -22,7 +23,9 @@ class DataConfig:
     max_chars_per_second: float = 25.0  # longer transcripts mean truncated audio; such utterances are skipped
     batch_size: int = 16  # most utterances in one batch
     max_batch_seconds: float = 320.0  # most padded audio seconds in one batch
+    sortagrad: bool = False  # first epoch in order of length, shortest first (SortaGrad); later epochs shuffled
     num_workers: int = 2  # DataLoader processes that decode audio (0: in the main process)
+    feature_cache_dir: str | None = None  # keep per-utterance log-mel features here (not with waveform augmentation)
     stats_utterances: int = 1000  # training utterances used for the normalization statistics
 
 
@@ -38,20 +41,6 @@ class OptimConfig:
 
 
 @dataclass(frozen=True)
-class SpecAugmentConfig:
-    freq_masks: int = 0  # number of frequency masks per utterance (0 turns SpecAugment off)
-    freq_width: int = 15  # widest frequency mask, in mel bands
-    time_masks: int = 0  # number of time masks per utterance
-    time_width: int = 40  # widest time mask, in frames
-    time_ratio: float = 0.1  # a time mask covers at most this fraction of the utterance
-
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    gain_db: float = 0.0  # random gain per utterance, uniform in [-gain_db, +gain_db] dB (0 turns it off)
-
-
-@dataclass(frozen=True)
 class TrainConfig:
     output_dir: str  # holds checkpoint.pt, best/, last/, train_log.csv
     data: DataConfig
@@ -64,14 +53,24 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
     best_metric: Literal["wer", "cer"] = "wer"  # validation metric that picks best/ (cer suits weak models, whose WER sits near 100%)
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocast on GPU; the CTC loss stays fp32
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype (fp16 adds a gradient scaler); the CTC loss stays fp32
+    accum_steps: int = 1  # batches whose gradients are summed into one optimizer step
     checkpoint_every_steps: int = 200  # also checkpoint within an epoch (resume continues mid-epoch)
     log_every_steps: int = 20
+    tensorboard: bool = True  # also log to output_dir/tensorboard (needs the tensorboard package)
     keep_epoch_models: int = 5  # keep the last N epochs' models in output_dir/epochs/ for averaging (0: none)
     early_stopping_epochs: int = 0  # stop after this many epochs without a better validation score (0: never)
     init_from: str | None = None  # fine-tune: start from this model directory (a new alphabet re-initializes the output layer)
     max_steps: int = 0  # stop (with a checkpoint) after this many steps in all; 0 means no limit
     resume: bool = True  # continue from output_dir/checkpoint.pt when it exists
+
+    def __post_init__(self) -> None:
+        if self.accum_steps < 1:
+            raise ValueError(f"accum_steps must be at least 1, got {self.accum_steps}")
+        if self.data.feature_cache_dir and self.augment.enabled:
+            # Cached features are of the clean audio; speed, noise, reverberation and gain change
+            # the audio itself, every epoch. SpecAugment (on features) is fine with the cache.
+            raise ValueError("data.feature_cache_dir cannot be combined with waveform augmentation (augment.*): turn one of them off")
 
 
 def load_train_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
@@ -89,6 +88,13 @@ def load_train_config(path: str | Path, overrides: list[str] | None = None) -> T
         for key in ("train_manifests", "valid_manifests"):
             if isinstance(data_section.get(key), list):
                 data_section[key] = [resolve(p) if isinstance(p, str) else p for p in data_section[key]]
+    if isinstance(data_section, dict) and isinstance(data_section.get("feature_cache_dir"), str):
+        data_section["feature_cache_dir"] = resolve(data_section["feature_cache_dir"])
+    augment_section = data.get("augment")
+    if isinstance(augment_section, dict):
+        for key in ("noise_dir", "rir_dir"):
+            if isinstance(augment_section.get(key), str):
+                augment_section[key] = resolve(augment_section[key])
     for key in ("output_dir", "init_from"):
         if isinstance(data.get(key), str):
             data[key] = resolve(data[key])

@@ -44,6 +44,20 @@ TINY_OVERRIDES = [
 ]
 
 
+# Smaller still, for tests that run training several times (resume, faults, DDP): seconds a run.
+FAST_OVERRIDES = [
+    "data.batch_size=1",
+    "data.num_workers=0",
+    "model.lstm_layers=1",
+    "model.hidden_size=32",
+    "model.subsampling=2",
+    "model.conv_channels=8",
+    "optim.warmup_steps=2",
+    "log_every_steps=100000",
+    "keep_epoch_models=0",
+]
+
+
 def write_config(directory: Path, manifest: Path, extra: str = "") -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "config.yaml"

@@ -1,17 +1,23 @@
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 import asr
+import asr.train as train_module
+from asr import feature_cache
+from asr.data import read_manifest
 from asr.errors import ConfigError
+from asr.sampler import epoch_batches
 from asr.train import lr_factor, train
 from asr.train_config import load_train_config
-from tests.conftest import SPEECH, SPEECH_MANIFEST, TINY_OVERRIDES, fixture_texts, write_config
+from tests.conftest import FAST_OVERRIDES, SPEECH, SPEECH_MANIFEST, TINY_OVERRIDES, fixture_texts, write_config
 
 
 def test_overfit_reproduces_transcripts(tiny_model_dir: Path) -> None:
@@ -118,3 +124,98 @@ def test_early_stopping(tmp_path: Path) -> None:
     train(config)
     log = list(csv.DictReader((tmp_path / "exp" / "train_log.csv").open()))
     assert len(log) == 3
+
+
+def _fast(directory: Path, extra: list[str]) -> Path:
+    train(load_train_config(write_config(directory, SPEECH_MANIFEST), [*FAST_OVERRIDES, *extra]))
+    return directory / "exp"
+
+
+def test_trainer_feeds_the_length_sorted_batches_of_the_sampler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[int]] = []
+    original = train_module.collate
+
+    def recording(items: list[Any]) -> Any:
+        batch = original(items)
+        seen.append(batch.indices)
+        return batch
+
+    monkeypatch.setattr(train_module, "collate", recording)
+    _fast(tmp_path, ["epochs=2", "data.batch_size=2", "data.sortagrad=true"])
+    durations = [e.duration for e in read_manifest(SPEECH_MANIFEST)]
+    expected = [epoch_batches(durations, 2, 320.0, 0, epoch, sortagrad=True) for epoch in (0, 1)]
+    assert seen[-4:] == expected[0] + expected[1]  # (before them: the statistics pass, one by one)
+    # SortaGrad: the first epoch goes from the shortest batch to the longest.
+    longest = [max(durations[i] for i in batch) for batch in expected[0]]
+    assert longest == sorted(longest)
+
+
+def test_gradient_accumulation_steps(tmp_path: Path) -> None:
+    exp = _fast(tmp_path, ["epochs=2", "accum_steps=3"])
+    # 4 batches an epoch in groups of 3: one full group and one closed early by the epoch's end.
+    assert torch.load(exp / "checkpoint.pt", weights_only=True)["state"]["step"] == 4
+    assert [row["step"] for row in csv.DictReader((exp / "train_log.csv").open())] == ["2", "4"]
+
+
+def test_fp16_with_a_gradient_scaler_resumes_exactly(tmp_path: Path) -> None:
+    extra = ["epochs=2", "precision=fp16", "checkpoint_every_steps=1"]
+    straight = _fast(tmp_path / "straight", extra)
+    _fast(tmp_path / "resumed", [*extra, "max_steps=3"])
+    saved = torch.load(tmp_path / "resumed" / "exp" / "checkpoint.pt", weights_only=True)
+    assert saved["state"]["step"] == 3 and saved["scaler"]["scale"] > 0
+    resumed = _fast(tmp_path / "resumed", extra)
+    final = [torch.load(d / "checkpoint.pt", weights_only=True) for d in (straight, resumed)]
+    assert final[0]["scaler"] == final[1]["scaler"]
+    for name, tensor in final[0]["model"].items():
+        assert torch.equal(tensor, final[1]["model"][name]), name
+
+
+def test_non_finite_losses_are_skipped_counted_and_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    calls = {"n": 0}
+    original = torch.nn.CTCLoss.forward
+
+    def sometimes_nan(self: torch.nn.CTCLoss, *args: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        loss = original(self, *args)
+        return loss * float("nan") if calls["n"] in (2, 7) else loss
+
+    monkeypatch.setattr(torch.nn.CTCLoss, "forward", sometimes_nan)
+    exp = _fast(tmp_path, ["epochs=2"])
+    rows = list(csv.DictReader((exp / "train_log.csv").open()))
+    assert [row["skipped_batches"] for row in rows] == ["1", "2"]
+    err = capsys.readouterr().err
+    assert "skipping a batch with a non-finite loss (epoch 1, batch 2); 1 so far" in err
+    assert "2 non-finite batches skipped" in err
+    weights = load_file(str(exp / "last" / "model.safetensors"))
+    assert all(torch.isfinite(t).all() for t in weights.values())
+
+
+def test_tensorboard_logs_or_says_why_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    exp = _fast(tmp_path / "tb", ["epochs=2", "log_every_steps=2"])
+    events = EventAccumulator(str(exp / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("epoch/train_loss")] == [4, 8]
+    assert [e.step for e in events.Scalars("train/loss")] == [2, 4, 6, 8]
+    rows = list(csv.DictReader((exp / "train_log.csv").open()))
+    assert [e.value for e in events.Scalars("epoch/train_loss")] == pytest.approx([float(r["train_loss"]) for r in rows], rel=1e-4)
+
+    capsys.readouterr()
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if the package were missing
+    exp = _fast(tmp_path / "csv", ["epochs=1"])
+    assert capsys.readouterr().err.count("tensorboard is not installed") == 1
+    assert not (exp / "tensorboard").exists() and (exp / "train_log.csv").exists()
+
+
+def test_training_from_the_feature_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    extra = ["epochs=1", f"data.feature_cache_dir={cache}", "spec_augment.freq_masks=1", "spec_augment.time_masks=1"]
+    first = _fast(tmp_path / "first", extra)
+    assert len(list(cache.rglob("*.npz"))) == 4
+    # A second run reads every utterance's features from the cache and decodes no audio at all.
+    monkeypatch.setattr(feature_cache, "load_audio", lambda *args: pytest.fail("decoded audio despite the cache"))
+    second = _fast(tmp_path / "second", extra)
+    a = load_file(str(first / "last" / "model.safetensors"))
+    b = load_file(str(second / "last" / "model.safetensors"))
+    assert all(torch.equal(a[name], b[name]) for name in a)
