@@ -144,7 +144,7 @@ def test_silent_file_is_refused_naming_the_file(tiny: Recognizer, tmp_path: Path
     sf.write(path, np.zeros(8000, dtype=np.float32), 16_000)
     with pytest.raises(DemoInputError) as error:
         analyse_file(tiny, path)
-    assert str(error.value) == "quiet room.wav: the recording is silent (peak -inf dBFS); check the microphone or choose another file"
+    assert str(error.value) == "quiet room.wav: the recording is silent (peak -inf dBFS); check the microphone or the file"
 
 
 def test_file_that_is_not_audio_is_named_in_the_message(tiny: Recognizer, tmp_path: Path) -> None:

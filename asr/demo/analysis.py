@@ -70,7 +70,7 @@ def analyse_samples(recognizer: Recognizer, samples: FloatArray, decoder: Decode
     level = peak_dbfs(samples)
     if level < DEMO_SILENCE_DBFS:
         shown = "-inf" if math.isinf(level) else f"{level:.0f}"
-        raise DemoInputError(f"the recording is silent (peak {shown} dBFS); check the microphone or choose another file")
+        raise DemoInputError(f"the recording is silent (peak {shown} dBFS); check the microphone or the file")
     log_probs, duration = recognizer.log_probs([samples], TranscribeOptions())
     transcript = recognizer.decode(log_probs, duration, decoder)
     notice = "" if transcript.text else f"no speech recognized in {duration:.1f} s of audio"

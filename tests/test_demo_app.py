@@ -1,0 +1,110 @@
+"""The demo's request handlers (what each browser event returns), called directly: messages
+instead of crashes, the final result after stop, and the decoders on a model with an LM."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+
+import asr
+from asr.demo.analysis import BEAM, BEAM_LM, GREEDY, decoder_choices
+from asr.demo.app import DemoApp, example_files
+from asr.lm import build_lm
+from tests.conftest import ROOT, SPEECH, fixture_texts
+from tests.test_demo_analysis import microphone_chunks
+
+
+@pytest.fixture(scope="module")
+def app(tiny_model_dir: Path) -> DemoApp:
+    return DemoApp(asr.load_model(tiny_model_dir))
+
+
+@pytest.fixture(scope="module")
+def model_with_lm(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with a word trigram LM of its four sentences stored in its directory."""
+    directory = tmp_path_factory.mktemp("with_lm") / "model"
+    shutil.copytree(tiny_model_dir, directory)
+    corpus = directory.parent / "corpus.txt"
+    corpus.write_text("".join(text + "\n" for text in fixture_texts().values()))
+    build_lm([corpus], directory / "lm.arpa", use_kenlm=False)
+    config = json.loads((directory / "config.json").read_text())
+    config["decoder"] = {"lm": "lm.arpa", "lm_weight": 0.5, "word_score": 0.0}
+    (directory / "config.json").write_text(json.dumps(config))
+    return directory
+
+
+def test_upload_result_has_every_output(app: DemoApp) -> None:
+    status, shaded, text, image, files = app.transcribe_file(str(SPEECH / "flite_slt_bread.flac"))
+    expected = fixture_texts()["flite_slt_bread.flac"]
+    assert (status, text) == ("Done: 1.9 s of audio, 5 words", expected)
+    assert shaded.count('class="asr-word"') == 5
+    assert image.shape == (480, 1000, 3)
+    assert [Path(f).name for f in files] == [f"flite_slt_bread.{ext}" for ext in ("txt", "srt", "vtt", "json")]
+
+
+def test_problems_become_messages(app: DemoApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert app.transcribe_file(None) == ("Problem: choose or drop an audio file first", "", "", None, None)
+    short = DemoApp(app.recognizer, max_seconds=1.0, downloads=app.downloads)
+    assert short.transcribe_file(str(SPEECH / "espeak_us_cat.flac"))[0].startswith("Problem: espeak_us_cat.flac: the recording is 1.9 s long")
+    assert app.transcribe_file(str(SPEECH / "espeak_us_cat.flac"), "viterbi")[0] == "Problem: unknown decoder 'viterbi'; choose from greedy, beam"
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("asr.demo.app.analyse_file", broken)
+    assert app.transcribe_file(str(SPEECH / "espeak_us_cat.flac"))[0] == "Problem: internal error (RuntimeError: disk on fire)"
+
+
+def test_hotwords_with_greedy_are_noted(app: DemoApp) -> None:
+    status = app.transcribe_file(str(SPEECH / "espeak_us_cat.flac"), GREEDY, "mat:3")[0]
+    assert status == "Done: 1.9 s of audio, 6 words; hotwords apply to beam search only"
+    status, _, text, _, _ = app.transcribe_file(str(SPEECH / "espeak_us_cat.flac"), BEAM, "mat:3")
+    assert (status, text) == ("Done: 1.9 s of audio, 6 words", fixture_texts()["espeak_us_cat.flac"])
+
+
+def test_microphone_handlers_stream_then_finish(app: DemoApp) -> None:
+    chunks = microphone_chunks(SPEECH / "espeak_gb_ship.flac")
+    state = app.start_recording()
+    statuses = []
+    for chunk in chunks:
+        state, status, _, text = app.stream_chunk((48_000, chunk), state, GREEDY, "")
+        statuses.append(status)
+    assert statuses[0] == "Listening: 0.5 s (partial result; press stop for the final text)"
+    assert text == fixture_texts()["espeak_gb_ship.flac"]
+    state, status, _, final, _, files = app.stop_recording(state, GREEDY, "")
+    assert status == "Done: 2.2 s of audio, 6 words" and final == text
+    assert Path(files[0]).name == "recording.txt"
+    late = app.stream_chunk((48_000, chunks[0]), state, GREEDY, "")  # a chunk that arrives after stop
+    assert late[1:] == (gr.skip(), gr.skip(), gr.skip())  # the page keeps the final result
+    assert state.seconds == pytest.approx(2.2, abs=0.1)
+
+
+def test_microphone_limits_and_empty_recordings(app: DemoApp) -> None:
+    short = DemoApp(app.recognizer, max_seconds=1.0, downloads=app.downloads)
+    state = short.start_recording()
+    tone = (3000 * np.sin(np.arange(24_000) / 3)).astype(np.int16)
+    state, status, _, _ = short.stream_chunk((16_000, tone), state, GREEDY, "")
+    assert status == "Problem: the recording reached the 1 s limit; press stop for the final text"
+    assert short.stop_recording(state, GREEDY, "")[1].endswith("; cut at the 1 s limit")
+    assert app.stop_recording(app.start_recording(), GREEDY, "")[1] == "Problem: nothing was recorded; allow the microphone and speak after pressing record"
+    silent = app.start_recording()
+    silent, *_ = app.stream_chunk((16_000, np.zeros(16_000, dtype=np.int16)), silent, GREEDY, "")
+    assert app.stop_recording(silent, GREEDY, "")[1] == "Problem: the recording is silent (peak -inf dBFS); check the microphone or the file"
+
+
+def test_model_with_an_lm_offers_beam_with_lm(model_with_lm: Path) -> None:
+    app = DemoApp(asr.load_model(model_with_lm))
+    assert decoder_choices(app.recognizer) == [GREEDY, BEAM, BEAM_LM]
+    for clip, expected in fixture_texts().items():
+        status, _, text, _, _ = app.transcribe_file(str(SPEECH / clip), BEAM_LM)
+        assert status.startswith("Done: ") and text == expected
+
+
+def test_bundled_examples_are_found() -> None:
+    assert [Path(p).name for p in example_files()] == ["library_notice.flac", "weather_report.flac"]
+    assert example_files(ROOT / "no such folder") == []
