@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import gradio as gr
@@ -12,8 +14,10 @@ import numpy as np
 import pytest
 
 import asr
+from asr.cli import build_parser
+from asr.constants import DEMO_CONCURRENCY, DEMO_MAX_SECONDS
 from asr.demo.analysis import BEAM, BEAM_LM, GREEDY, decoder_choices
-from asr.demo.app import DemoApp, example_files
+from asr.demo.app import DemoApp, build_demo, example_files
 from asr.lm import build_lm
 from tests.conftest import ROOT, SPEECH, fixture_texts
 from tests.test_demo_analysis import microphone_chunks
@@ -108,3 +112,21 @@ def test_model_with_an_lm_offers_beam_with_lm(model_with_lm: Path) -> None:
 def test_bundled_examples_are_found() -> None:
     assert [Path(p).name for p in example_files()] == ["library_notice.flac", "weather_report.flac"]
     assert example_files(ROOT / "no such folder") == []
+
+
+def test_every_model_event_waits_in_one_queue(app: DemoApp) -> None:
+    demo = build_demo(app)
+    handlers = {"transcribe_file", "stream_chunk", "stop_recording"}
+    model_events = [f for f in demo.fns.values() if getattr(f.fn, "__name__", "") in handlers]
+    assert {f.fn.__name__ for f in model_events} == handlers  # upload, button, example click, stream, stop
+    assert len(model_events) == 5
+    assert all((f.concurrency_id, f.concurrency_limit, f.queue) == ("model", DEMO_CONCURRENCY, True) for f in model_events)
+    assert [f.api_name for f in demo.fns.values() if f.api_visibility == "public"] == ["transcribe"]
+
+
+def test_command_line_and_launcher() -> None:
+    args = build_parser().parse_args(["demo", "--model", "m", "--port", "8080", "--share", "--max-seconds", "30"])
+    assert (args.model, args.port, args.share, args.max_seconds, args.host) == ("m", 8080, True, 30.0, "127.0.0.1")
+    assert build_parser().parse_args(["demo"]).max_seconds == DEMO_MAX_SECONDS
+    launcher = subprocess.run([sys.executable, str(ROOT / "demo" / "app.py"), "--help"], capture_output=True, text=True, check=True)
+    assert "--max-seconds" in launcher.stdout and "Gradio web demo" in launcher.stdout

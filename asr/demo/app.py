@@ -184,16 +184,7 @@ def build_demo(app: DemoApp, examples: Sequence[str] | None = None) -> gr.Blocks
                 with gr.Tab("Upload"):
                     upload = gr.Audio(sources=["upload"], type="filepath", label="audio file", elem_id="upload-audio")
                     transcribe_button = gr.Button("Transcribe", variant="primary", elem_id="transcribe-button")
-                    if examples:
-                        gr.Examples(
-                            [[path] for path in examples],
-                            inputs=[upload],
-                            outputs=outputs,
-                            fn=app.transcribe_file,
-                            run_on_click=True,
-                            cache_examples=False,
-                            label="example clips",
-                        )
+                    examples_block = gr.Examples([[path] for path in examples], inputs=[upload], label="example clips") if examples else None
                 with gr.Tab("Microphone"):
                     microphone = gr.Audio(sources=["microphone"], type="numpy", streaming=True, label="microphone", elem_id="microphone-audio")
                 decoder = gr.Radio(choices, value=GREEDY, label="decoder", elem_id="decoder")
@@ -206,6 +197,8 @@ def build_demo(app: DemoApp, examples: Sequence[str] | None = None) -> gr.Blocks
         common = {"concurrency_limit": DEMO_CONCURRENCY, "concurrency_id": MODEL_QUEUE}
         transcribe_button.click(app.transcribe_file, [upload, decoder, hotwords], outputs, api_name="transcribe", **common)  # type: ignore[arg-type]
         upload.upload(app.transcribe_file, [upload, decoder, hotwords], outputs, api_visibility="private", **common)  # type: ignore[arg-type]
+        if examples_block is not None:  # a click on an example loads it, then transcribes it in the model's queue
+            examples_block.load_input_event.then(app.transcribe_file, [upload, decoder, hotwords], outputs, api_visibility="private", **common)
 
         stream_state = gr.State(None)
         microphone.start_recording(app.start_recording, None, stream_state, api_visibility="private", queue=False)
