@@ -218,13 +218,21 @@ class BeamSearch:
 
     def _trie(self, words: list[str], word_dict: Dictionary, lm: Any) -> Any:
         """Spellings of all words, each leaf scored by the word's unigram LM score; smearing
-        spreads the best leaf score up the trie so partial words are ranked by what they may become."""
+        spreads the best leaf score up the trie so partial words are ranked by what they may become.
+
+        Each word is spelled twice. Ending in a space, the usual case: flashlight completes a word
+        as soon as its last letter appears and treats any later frame at the trie root as a
+        space, so a last letter held for several frames (as CTC models do) would be paid for as
+        spaces unless the word waits for its space. Without the space: words the model ran
+        together ("andthe") can still be told apart."""
         trie = fl.Trie(self.tokenizer.vocab_size, self.tokenizer.space_id)
         start = lm.start(False)
         for word in words:
             index = word_dict.get_index(word)
             _, score = lm.score(start, index)
-            trie.insert(list(self._spelling(word)), index, score)
+            spelling = list(self._spelling(word))
+            trie.insert(spelling, index, score)
+            trie.insert([*spelling, self.tokenizer.space_id], index, score)
         trie.smear(fl.SmearingMode.MAX)
         return trie
 
@@ -236,7 +244,11 @@ class BeamSearch:
         frames, vocab = emissions.shape
         if frames == 0:
             return [], ()
-        results = self.decoder.decode(emissions.data_ptr(), frames, vocab)[: self.options.nbest]
+        # A final frame that is surely a space lets the last word end the way the others do.
+        closing = torch.full((1, vocab), -1e4)
+        closing[0, self.tokenizer.space_id] = 0.0
+        padded = torch.cat([emissions, closing]).contiguous()
+        results = self.decoder.decode(padded.data_ptr(), frames + 1, vocab)[: self.options.nbest]
         if not results:
             return [], ()
         spelled = [self._words(result) for result in results]
@@ -245,9 +257,10 @@ class BeamSearch:
         return words, alternatives
 
     def _runs(self, tokens: list[int]) -> list[_Run]:
-        """Characters of a path (one per run of a non-blank symbol) with their first frames.
-        flashlight pads the path with one extra symbol at each end."""
-        path = tokens[1:-1]
+        """Characters of a path (one per run of a non-blank symbol) with their first and last
+        frames. flashlight pads the path with one extra symbol at each end; the last real one is
+        the closing space frame that decode() added."""
+        path = tokens[1:-2]
         runs = []
         for frame, token in enumerate(path):
             if token == self.tokenizer.blank_id:
