@@ -310,7 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--threads", type=int, default=0, help="CPU threads for our model (default: all cores)")
     be.set_defaults(func=cmd_bench)
 
-    tn = sub.add_parser("train", help="train a model from a YAML config", description="Train a model. Resumes from OUTPUT_DIR/checkpoint.pt when it exists.")
+    tn = sub.add_parser(
+        "train",
+        help="train a model from a YAML config",
+        description="Train a model. Resumes from OUTPUT_DIR/checkpoint.pt when it exists. Several GPUs: torchrun --nproc_per_node N -m asr train CONFIG.",
+    )
     tn.add_argument("config", help="YAML config (see recipes/*/config.yaml); relative paths in it are relative to its folder")
     tn.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config fields, e.g. epochs=5 optim.lr=0.0005")
     tn.add_argument("--verbose", "-v", action="store_true", help="print full tracebacks for errors")

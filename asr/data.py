@@ -6,7 +6,7 @@ import json
 import math
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -161,6 +161,10 @@ class Batch:
     failures: tuple[str, ...] = ()  # why each dropped item could not be read
     features: torch.Tensor | None = None  # (batch, max_frames, n_mels), padded with log(LOG_FLOOR)
     feature_lengths: torch.Tensor | None = None  # (batch,)
+
+    def pin_memory(self) -> Batch:
+        """Called by DataLoader(pin_memory=True): page-locked tensors copy to a GPU asynchronously."""
+        return replace(self, waveforms=self.waveforms.pin_memory(), features=None if self.features is None else self.features.pin_memory())
 
 
 def collate(items: list[Example | Unreadable | None]) -> Batch:

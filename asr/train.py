@@ -18,6 +18,7 @@ import math
 import platform
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -310,6 +311,9 @@ def _train(cfg: TrainConfig, ctx: DistContext, device: torch.device) -> Path:
 
     logger = TrainLogger(out, main, cfg.tensorboard, state["epoch"], state["step"])
     autocast = torch.autocast(device_type=device.type, dtype=AUTOCAST_DTYPES.get(cfg.precision, torch.float32), enabled=cfg.precision in AUTOCAST_DTYPES)
+    # The schedule follows optimizer steps also when one is skipped (fp16 overflow, non-finite
+    # gradients), which makes PyTorch warn that the scheduler stepped first: expected here.
+    warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`")
     # oneDNN has no fp16 LSTM for CPUs; without it PyTorch's own kernel runs the LSTM in fp32.
     cpu_fp16 = device.type == "cpu" and cfg.precision == "fp16"
 

@@ -97,8 +97,10 @@ def test_sigkill_at_random_points_then_resume_gives_the_uninterrupted_weights(tm
 
     # 2. In the middle of writing a checkpoint, when an earlier one exists: the test hook pauses
     # halfway through the temporary file, and the kill lands there.
+    left_before = set(_temporaries(exp))  # a kill in step 1 may have left one
     process = _start(config, pause=1.0)
-    assert _wait_for(lambda: (exp / "checkpoint.pt").exists() and bool(_temporaries(exp)), process), "no checkpoint write was caught"
+    caught = _wait_for(lambda: (exp / "checkpoint.pt").exists() and bool(set(_temporaries(exp)) - left_before), process)
+    assert caught, "no checkpoint write was caught"
     time.sleep(0.2)
     _kill(process)
     assert _temporaries(exp), "the half-written temporary should still be there"
