@@ -83,7 +83,8 @@ def to_mono(samples: npt.NDArray[np.floating[Any]] | npt.NDArray[np.integer[Any]
         array = array.mean(axis=1)
     elif array.ndim != 1:
         raise AudioError(None, f"expected audio of shape (frames,) or (frames, channels), got {array.shape}")
-    return np.ascontiguousarray(array, dtype=np.float32)
+    with np.errstate(over="ignore"):  # values beyond float32's range become inf: refused as such
+        return np.ascontiguousarray(array, dtype=np.float32)
 
 
 def _check_finite(path: Path | None, block: FloatArray) -> None:
@@ -102,9 +103,10 @@ def prepare_array(
     mono = to_mono(samples)
     if mono.size == 0:
         raise AudioError(None, "contains no audio samples")
-    _check_finite(None, mono)
+    _check_finite(None, mono)  # NaN stays NaN through resampling, but is cheaper to find first
     if sample_rate != target_rate:
         mono = soxr.resample(mono, sample_rate, target_rate, quality="HQ").astype(np.float32)
+        _check_finite(None, mono)  # the filter can overshoot samples near float32's limit to inf
     return mono
 
 
@@ -176,6 +178,7 @@ def iter_audio_blocks(
             _check_finite(path, block)
             if resampler is not None:
                 block = resampler.resample_chunk(block, last=last).astype(np.float32)
+                _check_finite(path, block)  # the filter can overshoot samples near float32's limit to inf
             if block.size:
                 produced += block.size
                 yield block

@@ -90,14 +90,23 @@ def read_hypotheses(path: str | Path, entries: Sequence[ManifestEntry]) -> list[
     'KEY<TAB>TEXT' where KEY is the audio path or its file name without extension."""
     path = Path(path)
     found: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        # Only newlines end a row: splitlines() would also cut at U+2028 inside a JSON string.
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{path}: hypotheses are not UTF-8 text") from exc
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot read the hypotheses ({exc.strerror or exc})") from exc
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         if path.suffix == ".jsonl":
             try:
                 row = json.loads(line)
                 key, text = row["audio_filepath"], row["text"]
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                if not isinstance(key, str) or not isinstance(text, str):
+                    raise TypeError("audio_filepath and text must be strings")
+            except (json.JSONDecodeError, RecursionError, KeyError, TypeError) as exc:
                 raise ManifestError(f"{path}:{number}: expected JSON with audio_filepath and text") from exc
             key = str(Path(key) if Path(key).is_absolute() else path.parent / key)
         else:

@@ -97,12 +97,17 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _CURRENCY = {"$": ("dollar", "dollars"), "£": ("pound", "pounds"), "€": ("euro", "euros")}
+# Longer digit strings are read digit by digit (and int() refuses strings past 4,300 digits).
+MAX_CARDINAL_DIGITS = 15
 
 
 def _spell_match(match: re.Match[str]) -> str:
     integer_text = match["int"].replace(",", "")
-    value = int(integer_text)
-    if match["ord"] and not match["frac"]:
+    too_long = len(integer_text) > MAX_CARDINAL_DIGITS  # an account or serial number
+    value = 0 if too_long else int(integer_text)
+    if too_long:
+        spoken = _digits(integer_text)
+    elif match["ord"] and not match["frac"]:
         spoken = ordinal(value)
     elif 1100 <= value <= 1999 and len(integer_text) == 4 and not match["frac"] and "," not in match["int"]:
         spoken = year(value) if not match["currency"] else cardinal(value)

@@ -29,7 +29,9 @@ def normalize_text(text: str) -> str:
     """Lower-case, spell out numbers, strip accents and punctuation, collapse whitespace.
 
     Letters outside a-z that have no ASCII base survive, so that a tokenizer can count them."""
-    text = unicodedata.normalize("NFKC", text)
+    # Lower-case before the replacements: capitals like "ẞ" and "Æ" only become "ß" and "æ" here,
+    # and normalizing twice must give what normalizing once gives.
+    text = unicodedata.normalize("NFKC", text).lower()
     for old, new in _REPLACEMENTS.items():
         text = text.replace(old, new)
     text = spell_numbers(text)

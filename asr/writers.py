@@ -11,6 +11,22 @@ from asr.fileio import atomic_write_bytes
 from asr.results import Transcript
 
 
+def one_line(text: str) -> str:
+    """Text on one line: every run of whitespace (newlines, tabs, U+2028...) becomes one space,
+    so that a cue or row never breaks the file's structure."""
+    return " ".join(text.split())
+
+
+def _vtt_escape(text: str) -> str:
+    """WebVTT cue text treats & and < as markup, and a line holding "-->" as a timing line."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _lines(transcript: Transcript) -> list[tuple[float, float, str]]:
+    """(start, end, one-line text) of each segment that has text left."""
+    return [(s.start, s.end, line) for s in transcript.segments if (line := one_line(s.text))]
+
+
 def format_timestamp(seconds: float, decimal: str = ".", always_hours: bool = False) -> str:
     """3725.5 -> '01:02:05.500' (srt uses ',' as the decimal mark and always shows hours)."""
     millis = round(max(seconds, 0.0) * 1000)
@@ -38,7 +54,7 @@ class TxtWriter(ResultWriter):
     extension = "txt"
 
     def render(self, transcript: Transcript) -> str:
-        return "".join(segment.text + "\n" for segment in transcript.segments)
+        return "".join(text + "\n" for _, _, text in _lines(transcript))
 
 
 class JsonWriter(ResultWriter):
@@ -53,10 +69,8 @@ class SrtWriter(ResultWriter):
 
     def render(self, transcript: Transcript) -> str:
         cues = []
-        for index, segment in enumerate(transcript.segments, start=1):
-            start = format_timestamp(segment.start, ",", always_hours=True)
-            end = format_timestamp(segment.end, ",", always_hours=True)
-            cues.append(f"{index}\n{start} --> {end}\n{segment.text}\n")
+        for index, (start, end, text) in enumerate(_lines(transcript), start=1):
+            cues.append(f"{index}\n{format_timestamp(start, ',', always_hours=True)} --> {format_timestamp(end, ',', always_hours=True)}\n{text}\n")
         return "\n".join(cues)
 
 
@@ -64,7 +78,7 @@ class VttWriter(ResultWriter):
     extension = "vtt"
 
     def render(self, transcript: Transcript) -> str:
-        cues = [f"{format_timestamp(s.start)} --> {format_timestamp(s.end)}\n{s.text}\n" for s in transcript.segments]
+        cues = [f"{format_timestamp(start)} --> {format_timestamp(end)}\n{_vtt_escape(text)}\n" for start, end, text in _lines(transcript)]
         return "WEBVTT\n\n" + "\n".join(cues)
 
 
@@ -74,7 +88,7 @@ class TsvWriter(ResultWriter):
     extension = "tsv"
 
     def render(self, transcript: Transcript) -> str:
-        rows = [f"{round(s.start * 1000)}\t{round(s.end * 1000)}\t{s.text}" for s in transcript.segments]
+        rows = [f"{round(start * 1000)}\t{round(end * 1000)}\t{text}" for start, end, text in _lines(transcript)]
         return "start\tend\ttext\n" + "".join(row + "\n" for row in rows)
 
 

@@ -35,7 +35,8 @@ def parse_vtt(text: str) -> list[tuple[float, float, str]]:
         match = VTT_CUE.fullmatch(block + "\n")
         assert match, block
         g = match.groups()
-        cues.append((_seconds(*g[0:4]), _seconds(*g[4:8]), g[8]))
+        text = g[8].replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+        cues.append((_seconds(*g[0:4]), _seconds(*g[4:8]), text))
     return cues
 
 
