@@ -34,7 +34,6 @@ from asr.results import Alternative, Word
 from asr.tokenizer import CharTokenizer, normalize_text
 
 UNK_WORD = "<unk>"
-HOTWORD_TOKEN_BEAM = 8  # characters tried per frame when a Python LM scores every character
 
 
 class _WordBoostLM(fl.LM):  # type: ignore[misc]
@@ -149,13 +148,13 @@ class BeamSearch:
             lm: Any = fl.ZeroLM()
             if hotwords:
                 lm = _SpellingBoostLM({self._spelling(text): boost for text, boost in hotwords.items()}, tokenizer.space_id)
-            beam_token = min(vocab, HOTWORD_TOKEN_BEAM) if python_lm else vocab
-            free_options = fl.LexiconFreeDecoderOptions(options.beam_size, beam_token, options.beam_threshold, lm_weight, 0.0, False, criterion)
+            token_beam = min(vocab, options.token_beam)
+            free_options = fl.LexiconFreeDecoderOptions(options.beam_size, token_beam, options.beam_threshold, lm_weight, 0.0, False, criterion)
             self.decoder: Any = fl.LexiconFreeDecoder(free_options, lm, tokenizer.space_id, tokenizer.blank_id, [])
         else:
             self.word_dict, lm, trie = self._lexicon_search_parts(hotwords)
             lexicon_options = fl.LexiconDecoderOptions(
-                options.beam_size, vocab, options.beam_threshold, lm_weight, options.word_score, -math.inf, 0.0, False, criterion
+                options.beam_size, min(vocab, options.token_beam), options.beam_threshold, lm_weight, options.word_score, -math.inf, 0.0, False, criterion
             )
             unk = self.word_dict.get_index(UNK_WORD)
             self.decoder = fl.LexiconDecoder(lexicon_options, trie, lm, tokenizer.space_id, tokenizer.blank_id, unk, [], False)
@@ -261,7 +260,7 @@ class BeamSearch:
         frames. flashlight pads the path with one extra symbol at each end; the last real one is
         the closing space frame that decode() added."""
         path = tokens[1:-2]
-        runs = []
+        runs: list[_Run] = []
         for frame, token in enumerate(path):
             if token == self.tokenizer.blank_id:
                 continue

@@ -26,6 +26,7 @@ def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--beam-size", type=int, default=None, help="hypotheses kept per frame (beam)")
     group.add_argument("--beam-threshold", type=float, default=None, help="prune hypotheses this far below the best (beam)")
+    group.add_argument("--token-beam", type=int, default=None, help="likeliest symbols tried per frame (beam; default 5)")
     group.add_argument("--lm", default=None, help="word n-gram LM (ARPA or KenLM binary) for beam search; 'none' turns off the model's own")
     group.add_argument("--lm-weight", type=float, default=None, help="LM weight alpha (beam)")
     group.add_argument("--word-score", type=float, default=None, help="word insertion bonus beta (beam)")
@@ -41,6 +42,7 @@ def decoder_options(args: argparse.Namespace, recognizer: Recognizer) -> Decoder
     beam_flags = {
         "beam_size": args.beam_size,
         "beam_threshold": args.beam_threshold,
+        "token_beam": args.token_beam,
         "lm_weight": args.lm_weight,
         "word_score": args.word_score,
         "lexicon": args.lexicon,

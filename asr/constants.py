@@ -47,6 +47,7 @@ DEMO_SILENCE_DBFS = -50.0
 # Beam search defaults (tuned values for a model are stored in its config.json "decoder").
 BEAM_SIZE = 32
 BEAM_THRESHOLD = 25.0
+TOKEN_BEAM = 5  # of ~29 characters, only the likeliest few per frame are worth extending (benchmarks/decoder.py)
 LM_WEIGHT = 0.5
 WORD_SCORE = 0.0
 TUNE_LM_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # `asr lm tune` grid

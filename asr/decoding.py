@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import torch
 
-from asr.constants import BEAM_SIZE, BEAM_THRESHOLD, LM_WEIGHT, WORD_SCORE
+from asr.constants import BEAM_SIZE, BEAM_THRESHOLD, LM_WEIGHT, TOKEN_BEAM, WORD_SCORE
 from asr.errors import ConfigError
 from asr.results import Alternative, Word
 from asr.tokenizer import CharTokenizer
@@ -34,6 +34,7 @@ class DecoderOptions:
     method: Literal["greedy", "beam"] = "greedy"
     beam_size: int = BEAM_SIZE  # hypotheses kept per frame
     beam_threshold: float = BEAM_THRESHOLD  # drop hypotheses this far (log) below the best
+    token_beam: int = TOKEN_BEAM  # symbols tried per frame: the likeliest ones (speed against recall)
     lm: str | None = None  # path to an ARPA or KenLM binary LM; None: no LM
     lm_weight: float = LM_WEIGHT  # alpha: weight of the LM log-probability
     word_score: float = WORD_SCORE  # beta: bonus per word, against the LM's preference for short output
@@ -44,7 +45,7 @@ class DecoderOptions:
     def __post_init__(self) -> None:
         if self.method not in ("greedy", "beam"):
             raise ConfigError(f"unknown decoder {self.method!r} (use greedy or beam)")
-        if self.beam_size < 1 or self.nbest < 1 or self.nbest > self.beam_size:
+        if self.beam_size < 1 or self.token_beam < 1 or self.nbest < 1 or self.nbest > self.beam_size:
             raise ConfigError("beam_size and nbest must be at least 1, and nbest at most beam_size")
         if self.beam_threshold <= 0:
             raise ConfigError("beam_threshold must be positive")

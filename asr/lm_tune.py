@@ -134,6 +134,7 @@ def store_decoder_defaults(model_dir: str | Path, options: DecoderOptions) -> Pa
     section: dict[str, Any] = {
         "beam_size": options.beam_size,
         "beam_threshold": options.beam_threshold,
+        "token_beam": options.token_beam,
         "lm_weight": options.lm_weight,
         "word_score": options.word_score,
     }
