@@ -50,8 +50,9 @@ def test_two_processes_match_one_process_accumulating_the_same_batches(tmp_path:
     for name in a:
         assert torch.equal(a[name], b[name]), name
 
-    # Stopped after one step and started again: the same weights as the uninterrupted run.
-    resumed = write_config(tmp_path / "resumed", SPEECH_MANIFEST)
+    # Stopped after one step and started again: the same weights as the uninterrupted run. This
+    # run also validates (on rank 0 only, while the other process waits), which changes nothing.
+    resumed = write_config(tmp_path / "resumed", SPEECH_MANIFEST, f"  valid_manifests: [{SPEECH_MANIFEST}]\n")
     _torchrun(resumed, ["max_steps=1"])
     assert torch.load(tmp_path / "resumed" / "exp" / "checkpoint.pt", weights_only=True)["state"]["step"] == 1
     again = _torchrun(resumed, [])
@@ -59,3 +60,6 @@ def test_two_processes_match_one_process_accumulating_the_same_batches(tmp_path:
     c = _weights(tmp_path / "resumed" / "exp")
     for name in a:
         assert torch.equal(a[name], c[name]), name
+    rows = list(csv.DictReader((tmp_path / "resumed" / "exp" / "train_log.csv").open()))
+    assert [row["epoch"] for row in rows] == ["1", "2"]
+    assert all(float(row["valid_cer"]) >= 0.0 for row in rows)  # a number, not nan: rank 0 validated
