@@ -4,6 +4,7 @@ resampled to the model's rate, in blocks so that memory does not grow with file 
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +56,14 @@ def _block_frames(block_seconds: float, sample_rate: int, channels: int) -> int:
     """Frames per read: block_seconds of audio, but never more than MAX_BLOCK_SAMPLES samples, so
     that a 192 kHz, 8-channel file takes no more memory per block than a 16 kHz stereo one."""
     return max(1, min(int(block_seconds * sample_rate), MAX_BLOCK_SAMPLES // max(channels, 1)))
+
+
+def _wav_is_truncated(handle: sf.SoundFile) -> bool:
+    """Whether a WAV file holds less data than its header announces. libsndfile then quietly
+    counts only the frames present; its log still tells. 0 and 0xFFFFFFFF are the sizes that
+    streaming recorders write when they cannot know the length, not truncation."""
+    match = re.search(r"^data : (\d+) \(should be (\d+)\)", handle.extra_info, re.MULTILINE)
+    return match is not None and int(match[1]) not in (0, 0xFFFFFFFF) and int(match[1]) > int(match[2])
 
 
 def _ogg_is_truncated(path: Path) -> bool:
@@ -158,6 +167,8 @@ def iter_audio_blocks(
             raise AudioError(path, "contains no audio samples")
         if handle.samplerate <= 0:
             raise AudioError(path, f"invalid sample rate {handle.samplerate}")
+        if handle.format in ("WAV", "WAVEX") and _wav_is_truncated(handle):
+            raise AudioError(path, "truncated WAV (it holds less data than its header announces)")
         if handle.format == "OGG" and _ogg_is_truncated(path):
             raise AudioError(path, "truncated Ogg stream (the end-of-stream page is missing)")
         resampler = None

@@ -149,8 +149,8 @@ def test_fifo_is_refused_instead_of_blocking(tmp_path: Path) -> None:
     _expect(path, "not a regular file")
 
 
-@pytest.mark.parametrize(("fmt", "ext"), [("MP3", "mp3"), ("OGG", "ogg")])
-def test_truncated_lossy_files_are_reported_not_half_transcribed(tmp_path: Path, fmt: str, ext: str) -> None:
+@pytest.mark.parametrize(("fmt", "ext"), [("MP3", "mp3"), ("OGG", "ogg"), ("WAV", "wav")])
+def test_truncated_files_are_reported_not_half_transcribed(tmp_path: Path, fmt: str, ext: str) -> None:
     path = tmp_path / f"cut.{ext}"
     sf.write(path, tone(16000, 6.0) + 0.01 * np.random.default_rng(0).standard_normal(96000), 16000, format=fmt)
     assert load_audio(path).size == pytest.approx(96000, abs=2000)  # whole, it reads fine
