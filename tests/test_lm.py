@@ -130,3 +130,24 @@ def test_cli_lm_build(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "built with asr" in out
     assert main(["lm", "build", str(tmp_path / "nope.txt"), "-o", str(tmp_path / "x.arpa")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("build_binary") is None, reason="KenLM's build_binary is not installed (bash recipes/lm/install_kenlm.sh)")
+def test_binary_lm_decodes_like_its_arpa(tmp_path: Path) -> None:
+    import numpy as np
+    import torch
+
+    from asr.decoding import DecoderOptions, Decoding
+    from asr.tokenizer import CharTokenizer
+
+    fixtures = Path(__file__).parent / "fixtures" / "lm"
+    binary = build_lm([fixtures / "corpus.txt"], tmp_path / "lm.bin", order=3, use_kenlm=False)
+    assert binary.path.suffix == ".bin" and not (tmp_path / "lm.arpa").exists()
+    assert sorted(read_lm_vocabulary(binary.path)) == sorted(read_lm_vocabulary(fixtures / "tiny.arpa"))
+    log_probs = torch.from_numpy(np.load(fixtures / "logits.npz")["log_probs"])
+    decoding = Decoding(CharTokenizer(), 0.02)
+    texts = []
+    for lm in (binary.path, fixtures / "tiny.arpa"):
+        words, alternatives = decoding.decode(log_probs, DecoderOptions(method="beam", lm=str(lm), lm_weight=1.0))
+        texts.append((" ".join(w.text for w in words), round(alternatives[0].score, 2)))
+    assert texts[0] == texts[1]
