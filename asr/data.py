@@ -48,21 +48,25 @@ def parse_manifest_line(line: str, base_dir: Path, where: str) -> ManifestEntry:
     return ManifestEntry(path if path.is_absolute() else base_dir / path, float(duration), text)
 
 
+def read_rows(path: Path, what: str) -> list[str]:
+    """The lines of a UTF-8 row file (a manifest, hypotheses), or a ManifestError naming it."""
+    try:
+        # Only newlines end a row: splitlines() would also cut at U+2028 or U+0085, which JSON
+        # strings may hold unescaped.
+        return path.read_text(encoding="utf-8").split("\n")
+    except FileNotFoundError as exc:
+        raise ManifestError(f"{path}: {what} not found") from exc
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{path}: {what} is not UTF-8 text") from exc
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc
+
+
 def iter_manifest(path: str | Path) -> Iterator[ManifestEntry | ManifestError]:
     """Entries of a manifest in order; a broken line comes out as a ManifestError so that a
     caller can report it and go on with the good lines."""
     path = Path(path)
-    try:
-        # Only newlines end a row: splitlines() would also cut at U+2028 or U+0085, which JSON
-        # strings may hold unescaped.
-        lines = path.read_text(encoding="utf-8").split("\n")
-    except FileNotFoundError as exc:
-        raise ManifestError(f"{path}: manifest not found") from exc
-    except UnicodeDecodeError as exc:
-        raise ManifestError(f"{path}: manifest is not UTF-8 text") from exc
-    except OSError as exc:
-        raise ManifestError(f"{path}: cannot read the manifest ({exc.strerror or exc})") from exc
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(read_rows(path, "manifest"), start=1):
         if line.strip():
             try:
                 yield parse_manifest_line(line, path.parent, f"{path}:{number}")

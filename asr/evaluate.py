@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from asr.data import ManifestEntry, read_manifest
+from asr.data import ManifestEntry, read_manifest, read_rows
 from asr.decoding import DecoderOptions
 from asr.errors import AsrError, ManifestError
 from asr.fileio import atomic_write_bytes
@@ -90,14 +90,7 @@ def read_hypotheses(path: str | Path, entries: Sequence[ManifestEntry]) -> list[
     'KEY<TAB>TEXT' where KEY is the audio path or its file name without extension."""
     path = Path(path)
     found: dict[str, str] = {}
-    try:
-        # Only newlines end a row: splitlines() would also cut at U+2028 inside a JSON string.
-        lines = path.read_text(encoding="utf-8").split("\n")
-    except UnicodeDecodeError as exc:
-        raise ManifestError(f"{path}: hypotheses are not UTF-8 text") from exc
-    except OSError as exc:
-        raise ManifestError(f"{path}: cannot read the hypotheses ({exc.strerror or exc})") from exc
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(read_rows(path, "hypothesis file"), start=1):
         if not line.strip():
             continue
         if path.suffix == ".jsonl":
