@@ -20,5 +20,6 @@ pip download --quiet --no-deps --no-binary kenlm --no-build-isolation kenlm==0.3
 tar xzf kenlm-0.3.0.tar.gz
 cmake -S kenlm-0.3.0 -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" >build.log 2>&1 || { tail -20 build.log; exit 1; }
 cmake --build build --target lmplz build_binary -j "$(nproc)" >>build.log 2>&1 || { tail -20 build.log; exit 1; }
+mkdir -p "$prefix/bin"
 install -m 755 build/bin/lmplz build/bin/build_binary "$prefix/bin/"
 echo "installed $prefix/bin/lmplz and $prefix/bin/build_binary"
