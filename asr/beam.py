@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from flashlight.lib.text import decoder as fl
 from flashlight.lib.text.decoder.kenlm import KenLM
 from flashlight.lib.text.dictionary import Dictionary
 
+from asr.constants import LEXICON_CACHE_SIZE
 from asr.decoding import DecoderOptions
 from asr.errors import ConfigError
 from asr.lm import read_lm_vocabulary
@@ -109,7 +111,17 @@ class _Run:
     last: int  # its last frame
 
 
-_LEXICON_PARTS: dict[tuple[Any, ...], tuple[Dictionary, Any, Any]] = {}
+# Most recently used first out: a long-running server whose users try many hotword lists must
+# not keep one loaded LM per list forever.
+_LEXICON_PARTS: OrderedDict[tuple[Any, ...], tuple[Dictionary, Any, Any]] = OrderedDict()
+
+
+def _file_version(path: str | None) -> tuple[int, int] | None:
+    """(mtime, size) of a file, so that a rewritten LM or word list is loaded afresh."""
+    if path is None or not Path(path).is_file():
+        return None
+    info = Path(path).stat()
+    return info.st_mtime_ns, info.st_size
 
 
 def _load_kenlm(path: str, word_dict: Dictionary) -> Any:
@@ -202,9 +214,19 @@ class BeamSearch:
         list and hotwords in this process (loading an LM and building its trie take seconds;
         tuning makes many decoders that differ only in weights)."""
         options = self.options
-        key = (options.lm, options.lexicon, options.hotwords, options.lm_weight if hotwords else None, self.tokenizer.alphabet)
+        key = (
+            options.lm,
+            _file_version(options.lm),
+            options.lexicon,
+            _file_version(options.lexicon),
+            options.hotwords,
+            options.lm_weight if hotwords else None,
+            self.tokenizer.alphabet,
+        )
         cached = _LEXICON_PARTS.get(key)
-        if cached is None:
+        if cached is not None:
+            _LEXICON_PARTS.move_to_end(key)
+        else:
             words = self._lexicon_words(hotwords)
             word_dict = Dictionary([*words, UNK_WORD])
             word_dict.set_default_index(word_dict.get_index(UNK_WORD))
@@ -213,6 +235,8 @@ class BeamSearch:
                 boosts = {word_dict.get_index(w): b for text, b in hotwords.items() for w in text.split()}
                 lm = _WordBoostLM(lm, options.lm_weight, boosts)
             cached = _LEXICON_PARTS[key] = (word_dict, lm, self._trie(words, word_dict, lm))
+            while len(_LEXICON_PARTS) > LEXICON_CACHE_SIZE:
+                _LEXICON_PARTS.popitem(last=False)  # decoders built from it keep their own references
         return cached
 
     def _trie(self, words: list[str], word_dict: Dictionary, lm: Any) -> Any:

@@ -50,5 +50,7 @@ BEAM_THRESHOLD = 25.0
 TOKEN_BEAM = 5  # of ~29 characters, only the likeliest few per frame are worth extending (benchmarks/decoder.py)
 LM_WEIGHT = 0.5
 WORD_SCORE = 0.0
+DECODER_CACHE_SIZE = 8  # beam decoders kept per recognizer (one per distinct options, least recently used out)
+LEXICON_CACHE_SIZE = 4  # loaded LMs with their tries kept per process (each can take tens of MB)
 TUNE_LM_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # `asr lm tune` grid
 TUNE_WORD_SCORES = (-1.0, 0.0, 1.0, 2.0, 3.0)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
 
-from asr.constants import BEAM_SIZE, BEAM_THRESHOLD, LM_WEIGHT, TOKEN_BEAM, WORD_SCORE
+from asr.constants import BEAM_SIZE, BEAM_THRESHOLD, DECODER_CACHE_SIZE, LM_WEIGHT, TOKEN_BEAM, WORD_SCORE
 from asr.errors import ConfigError
 from asr.results import Alternative, Word
 from asr.tokenizer import CharTokenizer
@@ -139,14 +140,18 @@ class Decoding:
     def __init__(self, tokenizer: CharTokenizer, frame_seconds: float) -> None:
         self.tokenizer = tokenizer
         self.frame_seconds = frame_seconds
-        self._beam_decoders: dict[DecoderOptions, BeamSearch] = {}
+        self._beam_decoders: OrderedDict[DecoderOptions, BeamSearch] = OrderedDict()
 
     def decode(self, log_probs: torch.Tensor, options: DecoderOptions, offset: float = 0.0) -> tuple[list[Word], tuple[Alternative, ...]]:
         if options.method == "greedy":
             return greedy_decode(log_probs, self.tokenizer, self.frame_seconds, offset), ()
         decoder = self._beam_decoders.get(options)
-        if decoder is None:
+        if decoder is not None:
+            self._beam_decoders.move_to_end(options)
+        else:
             from asr.beam import BeamSearch
 
             decoder = self._beam_decoders[options] = BeamSearch(self.tokenizer, options)
+            while len(self._beam_decoders) > DECODER_CACHE_SIZE:
+                self._beam_decoders.popitem(last=False)  # least recently used
         return decoder.decode(log_probs, self.frame_seconds, offset)

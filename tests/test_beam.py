@@ -169,3 +169,34 @@ def test_invalid_decoder_options_are_refused() -> None:
         DecoderOptions(method="viterbi")  # type: ignore[arg-type]
     with pytest.raises(ConfigError):
         DecoderOptions(method="beam", beam_size=4, nbest=5)
+
+
+def test_caches_stay_bounded_when_every_request_brings_new_hotwords(stored: tuple[torch.Tensor, str]) -> None:
+    from asr import beam
+    from asr.constants import DECODER_CACHE_SIZE, LEXICON_CACHE_SIZE
+
+    log_probs, _ = stored
+    decoding = Decoding(CharTokenizer(), FRAME_SECONDS)
+    for index in range(DECODER_CACHE_SIZE + LEXICON_CACHE_SIZE + 3):
+        decoding.decode(log_probs, replace(WITH_LM, hotwords=(Hotword("thornton", 5.0), Hotword(f"word{'x' * index}", 1.0))))
+        assert len(beam._LEXICON_PARTS) <= LEXICON_CACHE_SIZE
+        assert len(decoding._beam_decoders) <= DECODER_CACHE_SIZE
+    # The oldest decoder lost its cache entry but still holds its LM: it decodes as before.
+    oldest = next(iter(decoding._beam_decoders.values()))
+    assert " ".join(w.text for w in oldest.decode(log_probs, FRAME_SECONDS)[0]) == "the thornton family lived in the old house"
+
+
+def test_a_rewritten_lm_file_is_loaded_afresh(stored: tuple[torch.Tensor, str], tmp_path: Path) -> None:
+    log_probs, _ = stored
+    lm = tmp_path / "lm.arpa"
+    lm.write_bytes((FIXTURES / "tiny.arpa").read_bytes())
+    options = replace(WITH_LM, lm=str(lm))
+    before = text_of(Decoding(CharTokenizer(), FRAME_SECONDS), log_probs, options)
+    from asr.lm import build_lm
+
+    names = tmp_path / "names.txt"
+    names.write_text("the thornton family lived in the old house\n" * 3)
+    build_lm([FIXTURES / "corpus.txt", names], lm, order=3, use_kenlm=False)
+    after = text_of(Decoding(CharTokenizer(), FRAME_SECONDS), log_probs, options)
+    assert "thornton" not in before.split()
+    assert after == "the thornton family lived in the old house"
