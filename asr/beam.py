@@ -155,18 +155,18 @@ class BeamSearch:
         python_lm = bool(hotwords)  # a Python LM scores every word (lexicon) or character (lexicon-free)
         lm_weight = 1.0 if python_lm else options.lm_weight  # with a Python LM, it applies the weight itself
         criterion = fl.CriterionType.CTC
+        token_beam = min(vocab, options.token_beam)
         self.word_dict: Dictionary | None = None
         if options.lm is None and options.lexicon is None:
             lm: Any = fl.ZeroLM()
             if hotwords:
                 lm = _SpellingBoostLM({self._spelling(text): boost for text, boost in hotwords.items()}, tokenizer.space_id)
-            token_beam = min(vocab, options.token_beam)
             free_options = fl.LexiconFreeDecoderOptions(options.beam_size, token_beam, options.beam_threshold, lm_weight, 0.0, False, criterion)
             self.decoder: Any = fl.LexiconFreeDecoder(free_options, lm, tokenizer.space_id, tokenizer.blank_id, [])
         else:
             self.word_dict, lm, trie = self._lexicon_search_parts(hotwords)
             lexicon_options = fl.LexiconDecoderOptions(
-                options.beam_size, min(vocab, options.token_beam), options.beam_threshold, lm_weight, options.word_score, -math.inf, 0.0, False, criterion
+                options.beam_size, token_beam, options.beam_threshold, lm_weight, options.word_score, -math.inf, 0.0, False, criterion
             )
             unk = self.word_dict.get_index(UNK_WORD)
             self.decoder = fl.LexiconDecoder(lexicon_options, trie, lm, tokenizer.space_id, tokenizer.blank_id, unk, [], False)

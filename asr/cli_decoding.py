@@ -35,6 +35,11 @@ def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--nbest", type=int, default=None, help="alternatives to keep (beam; written to the json output)")
 
 
+def lm_argument(value: str) -> str | None:
+    """--lm FILE, or --lm none for no LM at all (not even the model directory's)."""
+    return None if value.lower() == "none" else str(Path(value))
+
+
 def decoder_options(args: argparse.Namespace, recognizer: Recognizer) -> DecoderOptions:
     """The decoder the flags ask for, on top of the model directory's stored defaults."""
     from asr.decoding import DecoderOptions, parse_hotwords
@@ -50,7 +55,7 @@ def decoder_options(args: argparse.Namespace, recognizer: Recognizer) -> Decoder
     }
     given: dict[str, Any] = {name: value for name, value in beam_flags.items() if value is not None}
     if args.lm is not None:
-        given["lm"] = None if args.lm.lower() == "none" else str(Path(args.lm))
+        given["lm"] = lm_argument(args.lm)
     if args.hotwords is not None:
         given["hotwords"] = parse_hotwords(args.hotwords)
     if args.decoder == "greedy":
@@ -114,7 +119,7 @@ def cmd_lm_tune(args: argparse.Namespace) -> int:
             raise ValueError("no utterance could be read")
         base = recognizer.decoder_defaults("beam")
         if args.lm is not None:
-            base = replace(base, lm=None if args.lm.lower() == "none" else args.lm)
+            base = replace(base, lm=lm_argument(args.lm))
         if args.lexicon is not None:
             base = replace(base, lexicon=args.lexicon)
         grid = search_grid(base, args.lm_weights, args.word_scores, args.beam_sizes, args.trials, args.seed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -47,7 +48,7 @@ class DecoderOptions:
         if self.method not in ("greedy", "beam"):
             raise ConfigError(f"unknown decoder {self.method!r} (use greedy or beam)")
         if self.beam_size < 1 or self.token_beam < 1 or self.nbest < 1 or self.nbest > self.beam_size:
-            raise ConfigError("beam_size and nbest must be at least 1, and nbest at most beam_size")
+            raise ConfigError("beam_size, token_beam and nbest must be at least 1, and nbest at most beam_size")
         if self.beam_threshold <= 0:
             raise ConfigError("beam_threshold must be positive")
 
@@ -55,14 +56,14 @@ class DecoderOptions:
 def parse_hotwords(spec: str) -> tuple[Hotword, ...]:
     """'Thornton:5,Avonlea' -> two hotwords (the second with the default boost). A spec naming
     an existing file reads one `word[:boost]` per line instead."""
-    from pathlib import Path
-
     path = Path(spec)
     items = path.read_text(encoding="utf-8").splitlines() if "," not in spec and path.is_file() else spec.split(",")
     hotwords = []
     for item in items:
-        text, _, boost = item.strip().rpartition(":") if ":" in item else ("", "", "")
-        text = text.strip() if text else item.strip()
+        head, colon, boost = item.strip().rpartition(":")
+        text = head.strip() or item.strip()
+        if not colon:
+            boost = ""
         if not text:
             continue
         try:

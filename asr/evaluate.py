@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from asr.data import ManifestEntry, read_manifest, read_rows
 from asr.decoding import DecoderOptions
@@ -59,28 +60,46 @@ def transcribe_manifest(transcribe: Callable[[Path], str], entries: Sequence[Man
     return hypotheses
 
 
+@dataclass(frozen=True)
+class ModelRun:
+    """The acoustic model's output for one manifest entry."""
+
+    entry: ManifestEntry
+    log_probs: torch.Tensor | None  # (frames, vocab); None when the file could not be read
+    duration: float  # seconds of audio read
+    seconds: float  # wall time of reading, features and model
+    error: str | None = None
+
+
+def run_model(recognizer: Recognizer, entries: Sequence[ManifestEntry], progress: bool = False) -> list[ModelRun]:
+    """Log-probs of every entry, in order; an unreadable file is reported and kept as an error."""
+    from asr.audio import iter_audio_blocks
+
+    runs = []
+    for entry in tqdm(entries, desc="log-probs", unit="utt", disable=not progress, file=sys.stderr):
+        started = time.perf_counter()
+        try:
+            log_probs, duration = recognizer.log_probs(iter_audio_blocks(entry.audio_filepath, recognizer.sample_rate))
+            runs.append(ModelRun(entry, log_probs, duration, time.perf_counter() - started))
+        except AsrError as exc:
+            tqdm.write(f"error: {exc}", file=sys.stderr)
+            runs.append(ModelRun(entry, None, 0.0, time.perf_counter() - started, str(exc)))
+    return runs
+
+
 def transcribe_manifest_beam(recognizer: Recognizer, entries: Sequence[ManifestEntry], decoder: DecoderOptions) -> list[Hypothesis]:
     """The model over every entry first, then beam search over a process pool. An utterance's
     time is its model time plus its decode time (the wall time is shorter: decodes overlap)."""
-    from asr.audio import iter_audio_blocks
     from asr.decoding_pool import ParallelDecoder
 
-    model_runs: list[tuple[ManifestEntry, torch.Tensor | None, float, str | None]] = []
-    for entry in entries:
-        started = time.perf_counter()
-        try:
-            log_probs, _ = recognizer.log_probs(iter_audio_blocks(entry.audio_filepath, recognizer.sample_rate))
-            model_runs.append((entry, log_probs, time.perf_counter() - started, None))
-        except AsrError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            model_runs.append((entry, None, time.perf_counter() - started, str(exc)))
-    readable = [lp for _, lp, _, _ in model_runs if lp is not None]
+    runs = run_model(recognizer, entries)
     with ParallelDecoder(recognizer.tokenizer, recognizer.frame_seconds) as pool:
-        decoded = iter(pool.decode(decoder, readable))
+        decoded = iter(pool.decode(decoder, [run.log_probs for run in runs if run.log_probs is not None]))
     hypotheses = []
-    for entry, heard, seconds, error in model_runs:
-        text, decode_seconds = next(decoded) if heard is not None else ("", 0.0)
-        hypotheses.append(Hypothesis(str(entry.audio_filepath), entry.text, text, entry.duration, seconds + decode_seconds, error))
+    for run in runs:
+        text, decode_seconds = next(decoded) if run.log_probs is not None else ("", 0.0)
+        entry = run.entry
+        hypotheses.append(Hypothesis(str(entry.audio_filepath), entry.text, text, entry.duration, run.seconds + decode_seconds, run.error))
     return hypotheses
 
 

@@ -200,12 +200,10 @@ def _prune(probs: list[dict[Gram, float]], counts: list[dict[Gram, int]], prune:
             for gram in [g for g in table if counts[n - 1][g] <= threshold and g not in needed]:
                 del table[gram]
         for gram in table:
-            needed.add(gram[:-1])  # ARPA needs every kept n-gram's context and suffix
+            # ARPA needs every kept n-gram's context and suffix; pruning goes from the highest
+            # order down, so these are protected before their own order is pruned.
+            needed.add(gram[:-1])
             needed.add(gram[1:])
-    for n in range(2, len(probs) + 1):  # restore any needed lower-order gram pruned above
-        for gram in needed:
-            if len(gram) == n and gram not in kept[n - 1] and gram in probs[n - 1]:
-                kept[n - 1][gram] = probs[n - 1][gram]
     return kept
 
 

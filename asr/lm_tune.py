@@ -16,16 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save
 from tqdm import tqdm
 
-from asr.audio import iter_audio_blocks
 from asr.constants import CONFIG_FILENAME
 from asr.data import ManifestEntry
 from asr.decoding import DecoderOptions
 from asr.decoding_pool import ParallelDecoder
-from asr.errors import AsrError, ConfigError
+from asr.errors import ConfigError
+from asr.evaluate import run_model
 from asr.fileio import atomic_write_bytes
 from asr.lm import is_arpa, vocabulary_path
 from asr.scoring import NormalizerName, corpus_score, get_normalizer, score_utterance
@@ -50,15 +50,11 @@ class Trial:
 
 def cache_log_probs(recognizer: Recognizer, entries: Sequence[ManifestEntry], progress: bool = True) -> list[CachedUtterance]:
     """Run the acoustic model once over a manifest; unreadable files are reported and left out."""
-    cached = []
-    for entry in tqdm(entries, desc="log-probs", unit="utt", disable=not progress, file=sys.stderr):
-        try:
-            log_probs, duration = recognizer.log_probs(iter_audio_blocks(entry.audio_filepath, recognizer.sample_rate))
-        except AsrError as exc:
-            tqdm.write(f"error: {exc}", file=sys.stderr)
-            continue
-        cached.append(CachedUtterance(str(entry.audio_filepath), entry.text, duration, log_probs.float().contiguous()))
-    return cached
+    return [
+        CachedUtterance(str(run.entry.audio_filepath), run.entry.text, run.duration, run.log_probs.float().contiguous())
+        for run in run_model(recognizer, entries, progress)
+        if run.log_probs is not None
+    ]
 
 
 def save_cache(path: str | Path, items: Sequence[CachedUtterance], model: str) -> None:
@@ -70,11 +66,9 @@ def save_cache(path: str | Path, items: Sequence[CachedUtterance], model: str) -
 
 def load_cache(path: str | Path) -> tuple[list[CachedUtterance], str]:
     try:
-        tensors = load_file(str(path))
-        from safetensors import safe_open
-
         with safe_open(str(path), "pt") as handle:
             metadata = handle.metadata() or {}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118 (safe_open is not a dict)
         rows = json.loads(metadata["utterances"])
     except (OSError, SafetensorError, KeyError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{path}: not a log-prob cache written by `asr lm tune` ({exc})") from exc
