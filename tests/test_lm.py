@@ -151,3 +151,12 @@ def test_binary_lm_decodes_like_its_arpa(tmp_path: Path) -> None:
         words, alternatives = decoding.decode(log_probs, DecoderOptions(method="beam", lm=str(lm), lm_weight=1.0))
         texts.append((" ".join(w.text for w in words), round(alternatives[0].score, 2)))
     assert texts[0] == texts[1]
+
+
+def test_binary_output_without_build_binary_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = tmp_path / "text.txt"
+    text.write_text("the cat sat\n")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(ConfigError, match=r"build_binary.*install_kenlm\.sh"):
+        build_lm([text], tmp_path / "lm.bin")
+    assert not (tmp_path / "lm.bin").exists()
