@@ -23,10 +23,11 @@ from pathlib import Path
 from asr.audio import audio_duration
 from asr.errors import AsrError
 from asr.fileio import atomic_write_bytes
+from asr.inference import QUANTIZATIONS, Quantization
 from asr.peers import OURS, PEERS, Transcriber, load_peer, our_model
 
 BASELINE = "python + asr"  # a worker that loads no model: the memory floor of every row
-OURS_INT8 = f"{OURS} int8"
+OURS_QUANTIZED: dict[str, Quantization] = {f"{OURS} {q}": q for q in QUANTIZATIONS}  # "asr int8", "asr bf16"
 DEFAULT_FILES_DIR = Path(__file__).resolve().parents[1] / "demo" / "examples"
 
 
@@ -55,8 +56,8 @@ def peak_rss_mb() -> float:
 def load_system(system: str, model_dir: str | None) -> Transcriber | None:
     if system == BASELINE:
         return None
-    if system in (OURS, OURS_INT8):
-        return our_model(model_dir, quantize="int8" if system == OURS_INT8 else None)
+    if system == OURS or system in OURS_QUANTIZED:
+        return our_model(model_dir, quantize=OURS_QUANTIZED.get(system))
     return load_peer(system)
 
 
@@ -98,8 +99,11 @@ def bench_system(system: str, files: Sequence[Path], model_dir: str | None, thre
     return BenchResult(**json.loads(completed.stdout.strip().splitlines()[-1]))
 
 
-def bench(files: Sequence[Path], model_dir: str | None = None, peers: bool = False, int8: bool = False, threads: int = 0) -> list[BenchResult]:
-    systems = [BASELINE, OURS, *([OURS_INT8] if int8 else []), *(list(PEERS) if peers else [])]
+def bench(
+    files: Sequence[Path], model_dir: str | None = None, peers: bool = False, quantizations: Sequence[Quantization] = (), threads: int = 0
+) -> list[BenchResult]:
+    """One row per system: the baseline, our model (also quantized as asked), then the peers."""
+    systems = [BASELINE, OURS, *(f"{OURS} {q}" for q in quantizations), *(list(PEERS) if peers else [])]
     return [bench_system(system, files, model_dir, threads) for system in systems]
 
 
@@ -131,7 +135,7 @@ def worker_main(argv: list[str] | None = None) -> None:
     import torch
 
     parser = argparse.ArgumentParser(prog="python -m asr.bench", description="Benchmark worker for `asr bench` (one system).")
-    parser.add_argument("system", choices=[BASELINE, OURS, OURS_INT8, *PEERS])
+    parser.add_argument("system", choices=[BASELINE, OURS, *OURS_QUANTIZED, *PEERS])
     parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--model", default=None)
     parser.add_argument("--output-dir", type=Path, required=True)

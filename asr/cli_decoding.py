@@ -71,18 +71,21 @@ def decoder_options(args: argparse.Namespace, recognizer: Recognizer) -> Decoder
 
 def cmd_lm_build(args: argparse.Namespace) -> int:
     from asr.constants import DEFAULT_ALPHABET
+    from asr.data import read_manifest
     from asr.errors import AsrError
     from asr.lm import build_lm
     from asr.model_dir import read_model_config
 
     try:
         alphabet = read_model_config(args.model).alphabet if args.model else DEFAULT_ALPHABET
-        built = build_lm(args.texts, args.output, order=args.order, prune=args.prune, alphabet=alphabet, use_kenlm=not args.builtin)
+        held_out = [entry.text for manifest in args.exclude for entry in read_manifest(manifest)]
+        built = build_lm(args.texts, args.output, order=args.order, prune=args.prune, alphabet=alphabet, use_kenlm=not args.builtin, exclude=held_out)
     except AsrError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     counts = ", ".join(f"{n + 1}-grams {c}" for n, c in enumerate(built.ngrams))
-    print(f"{built.path}: {built.words} words{'; ' + counts if counts else ''} (built with {built.tool})")
+    left_out = f"; {built.excluded} held-out lines left out" if args.exclude else ""
+    print(f"{built.path}: {built.words} words{'; ' + counts if counts else ''} (built with {built.tool}){left_out}")
     return 0
 
 
@@ -161,6 +164,9 @@ def add_lm_parser(sub: Any) -> None:
     build.add_argument("--prune", type=int, nargs="+", default=None, metavar="COUNT", help="per order, drop n-grams seen at most COUNT times, e.g. 0 1 1")
     build.add_argument("--model", "-m", default=None, help="normalize text for this model directory's alphabet (default: English letters)")
     build.add_argument("--builtin", action="store_true", help="use the built-in estimator even when lmplz is installed")
+    build.add_argument(
+        "--exclude", nargs="+", default=[], metavar="MANIFEST", help="leave out text lines that are transcripts of these manifests (dev and test sets)"
+    )
     build.set_defaults(func=cmd_lm_build)
 
     tune = lm_sub.add_parser(

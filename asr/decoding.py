@@ -128,6 +128,54 @@ def greedy_decode(log_probs: torch.Tensor, tokenizer: CharTokenizer, frame_secon
     return words
 
 
+class GreedyStream:
+    """Greedy decoding of log-probs that arrive piece by piece (window after window of a long
+    recording), so that words can be written before the audio ends. It cuts only where no word
+    can run across the cut: at a frame whose best token is a space, or at the end when nothing
+    but blanks follows the last space. The words are those of decoding all the frames at once;
+    only the frames of a word still being spelled are held back."""
+
+    def __init__(self, tokenizer: CharTokenizer, frame_seconds: float) -> None:
+        self.tokenizer = tokenizer
+        self.frame_seconds = frame_seconds
+        self._pieces: list[torch.Tensor] = []  # log-probs not decoded yet
+        self._best: list[torch.Tensor] = []  # their best tokens
+        self._offset = 0  # frames already decoded
+
+    def feed(self, log_probs: torch.Tensor) -> list[Word]:
+        """Take the next (frames, vocab) piece; return the words that are now complete."""
+        self._pieces.append(log_probs)
+        self._best.append(log_probs.argmax(dim=-1))
+        best = torch.cat(self._best)
+        spaces = torch.nonzero(best == self.tokenizer.space_id)
+        last_space = int(spaces[-1]) if spaces.numel() else -1
+        if bool((best[last_space + 1 :] == self.tokenizer.blank_id).all()):
+            cut = best.shape[0]  # no word is being spelled: everything so far is final
+        elif last_space >= 0:
+            cut = last_space
+        else:
+            return []
+        pending = torch.cat(self._pieces)
+        self._pieces, self._best = [pending[cut:]], [best[cut:]]
+        return self._decode(pending[:cut])
+
+    @property
+    def held_frames(self) -> int:
+        """Frames received but not decoded yet."""
+        return sum(piece.shape[0] for piece in self._pieces)
+
+    def finish(self) -> list[Word]:
+        """The words of whatever is left."""
+        pending = torch.cat(self._pieces) if self._pieces else None
+        self._pieces, self._best = [], []
+        return self._decode(pending) if pending is not None else []
+
+    def _decode(self, log_probs: torch.Tensor) -> list[Word]:
+        words = greedy_decode(log_probs, self.tokenizer, self.frame_seconds, self._offset * self.frame_seconds)
+        self._offset += log_probs.shape[0]
+        return words
+
+
 def greedy_text(log_probs: torch.Tensor, tokenizer: CharTokenizer) -> str:
     """Just the text of the best path, for validation during training."""
     tokens = [run[0] for run in greedy_token_runs(log_probs, tokenizer.blank_id)]

@@ -11,6 +11,7 @@ from pathlib import Path
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, then rename: a reader (or a kill) never
     sees a half-written file, and an older file stays intact until the new one is complete."""

@@ -7,6 +7,7 @@ single-layer LSTM, and the backward one reads every sequence reversed within its
 Padding then only ever follows the real frames, and the outputs of the real frames are exactly
 those of the packed model. The same module exports to TorchScript and ONNX (no packing there)."""
 
+import copy
 import warnings
 from typing import Literal
 
@@ -15,8 +16,8 @@ from torch import nn
 
 from asr.model import ConvSubsampling, CTCModel
 
-Quantization = Literal["int8"]
-QUANTIZATIONS: tuple[Quantization, ...] = ("int8",)
+Quantization = Literal["int8", "bf16"]
+QUANTIZATIONS: tuple[Quantization, ...] = ("int8", "bf16")
 
 
 def reversal_index(lengths: torch.Tensor, steps: int) -> torch.Tensor:
@@ -72,7 +73,8 @@ class DirectionalLSTMStack(nn.Module):
 
 class InferenceModel(nn.Module):
     """Log-mel features -> log-probabilities, like CTCModel.forward (same outputs for the valid
-    frames), without packing; `quantize="int8"` stores LSTM and linear weights as int8."""
+    frames), without packing; `quantize="int8"` stores LSTM and linear weights as int8, and
+    `quantize="bf16"` runs the network in bfloat16."""
 
     feature_mean: torch.Tensor
     feature_std: torch.Tensor
@@ -81,11 +83,13 @@ class InferenceModel(nn.Module):
         super().__init__()
         self.register_buffer("feature_mean", model.feature_mean.detach().clone())
         self.register_buffer("feature_std", model.feature_std.detach().clone())
-        self.subsampling: ConvSubsampling = model.subsampling
+        # A copy when the weights are converted: the caller's model must stay as it was.
+        self.subsampling: ConvSubsampling = copy.deepcopy(model.subsampling) if quantize else model.subsampling
         self.lstm = DirectionalLSTMStack(model.lstm)
         self.output = nn.Linear(model.output.in_features, model.output.out_features)
         self.output.load_state_dict(model.output.state_dict())
         self.quantization = quantize
+        self.bf16 = quantize == "bf16"  # a plain bool: TorchScript cannot compare an optional string
         self.eval()
         if quantize == "int8":
             # Dynamic quantization: int8 weights, activations quantized per batch on the fly.
@@ -93,12 +97,21 @@ class InferenceModel(nn.Module):
             with warnings.catch_warnings():  # torch.ao.quantization warns that it moves to torchao
                 warnings.simplefilter("ignore")
                 torch.ao.quantization.quantize_dynamic(self, {nn.LSTM, nn.Linear}, dtype=torch.qint8, inplace=True)  # type: ignore[no-untyped-call]
+        elif quantize == "bf16":
+            # bfloat16 weights and activations in the convolutions, LSTMs and output layer (the
+            # normalization statistics and the log-softmax stay fp32). CPUs with AVX512-BF16 or
+            # AMX run the LSTM about 3x faster; on others it is slower than fp32.
+            for module in (self.subsampling, self.lstm, self.output):
+                module.to(torch.bfloat16)
         elif quantize is not None:
             raise ValueError(f"unknown quantization {quantize!r}; known: {', '.join(QUANTIZATIONS)}")
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """features (batch, frames, n_mels) raw log-mel; lengths (batch,) valid frames."""
-        x = self.subsampling((features - self.feature_mean) / self.feature_std)
+        x = (features - self.feature_mean) / self.feature_std
+        if self.bf16:
+            x = x.to(torch.bfloat16)
+        x = self.subsampling(x)
         out_lengths = self.subsampling.lengths(lengths).clamp(min=1, max=x.shape[1])
         logits = self.output(self.lstm(x, out_lengths))
         return torch.log_softmax(logits.float(), dim=-1), out_lengths

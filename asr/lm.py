@@ -260,13 +260,21 @@ class BuiltLM:
     words: int  # vocabulary size (without <s>, </s>, <unk>)
     ngrams: tuple[int, ...]  # n-gram counts per order
     tool: str  # "asr" (built-in estimator) or "lmplz"
+    excluded: int = 0  # text lines left out because they are held-out transcripts
 
 
 def build_lm(
-    texts: list[str | Path], output: str | Path, order: int = 3, prune: list[int] | None = None, alphabet: str = DEFAULT_ALPHABET, use_kenlm: bool = True
+    texts: list[str | Path],
+    output: str | Path,
+    order: int = 3,
+    prune: list[int] | None = None,
+    alphabet: str = DEFAULT_ALPHABET,
+    use_kenlm: bool = True,
+    exclude: Iterable[str] = (),
 ) -> BuiltLM:
     """Build an n-gram LM from text files into `output` (.arpa, or .bin for a KenLM binary, which
-    needs KenLM's build_binary). A word list goes beside it as .vocab."""
+    needs KenLM's build_binary). A word list goes beside it as .vocab. Lines that read like one
+    of the `exclude` transcripts once normalized (dev and test sets) are left out."""
     if not 1 <= order <= 6:
         raise ConfigError("--order must be between 1 and 6")
     output = Path(output)
@@ -275,7 +283,12 @@ def build_lm(
     if binary and shutil.which("build_binary") is None:
         raise ConfigError("a .bin LM needs KenLM's build_binary on PATH (bash recipes/lm/install_kenlm.sh); write .arpa instead")
     arpa = output.with_suffix(".arpa")
+    tokenizer = CharTokenizer(alphabet)
+    held_out = {tuple(tokenizer.decode(tokenizer.encode(text)).split()) for text in exclude}
     sentences = list(normalized_sentences(texts, alphabet))
+    excluded = len(sentences)
+    sentences = [words for words in sentences if tuple(words) not in held_out]
+    excluded -= len(sentences)
     if not sentences:
         raise ConfigError("the text files hold no usable sentences")
     if use_kenlm and shutil.which("lmplz") is not None:
@@ -290,7 +303,7 @@ def build_lm(
     atomic_write_bytes(vocabulary_path(output), ("\n".join(words) + "\n").encode("utf-8"))
     if binary:
         arpa.unlink()
-    return BuiltLM(output, len(words), _arpa_counts(arpa) if not binary else (), tool)
+    return BuiltLM(output, len(words), _arpa_counts(arpa) if not binary else (), tool, excluded)
 
 
 def _run_lmplz(sentences: list[list[str]], arpa: Path, order: int, prune: list[int] | None) -> None:

@@ -45,22 +45,42 @@ class Transcript:
         return tuple(word for segment in self.segments for word in segment.words)
 
 
+class SegmentBuilder:
+    """Groups words into segments as they arrive: a new segment starts at a pause, or before a
+    segment would grow past max_seconds. A segment is final once the next one has begun, so a
+    long recording's cues can be written while later audio is still being transcribed."""
+
+    def __init__(self, pause_seconds: float = SEGMENT_PAUSE_SECONDS, max_seconds: float = SEGMENT_MAX_SECONDS) -> None:
+        self.pause_seconds = pause_seconds
+        self.max_seconds = max_seconds
+        self._current: list[Word] = []
+
+    def add(self, word: Word) -> Segment | None:
+        """Take the next word; return the segment it closed, if any."""
+        current, closed = self._current, None
+        if current and (word.start - current[-1].end >= self.pause_seconds or word.end - current[0].start > self.max_seconds):
+            closed = _segment(current)
+            self._current = []
+        self._current.append(word)
+        return closed
+
+    def finish(self) -> Segment | None:
+        """The last, still open segment (None when no word is pending)."""
+        closed = _segment(self._current) if self._current else None
+        self._current = []
+        return closed
+
+
 def group_segments(
     words: list[Word],
     pause_seconds: float = SEGMENT_PAUSE_SECONDS,
     max_seconds: float = SEGMENT_MAX_SECONDS,
 ) -> tuple[Segment, ...]:
     """Split words into segments at pauses, and before a segment grows past max_seconds."""
-    segments: list[Segment] = []
-    current: list[Word] = []
-    for word in words:
-        if current and (word.start - current[-1].end >= pause_seconds or word.end - current[0].start > max_seconds):
-            segments.append(_segment(current))
-            current = []
-        current.append(word)
-    if current:
-        segments.append(_segment(current))
-    return tuple(segments)
+    builder = SegmentBuilder(pause_seconds, max_seconds)
+    segments = [segment for word in words if (segment := builder.add(word)) is not None]
+    last = builder.finish()
+    return tuple([*segments, last] if last is not None else segments)
 
 
 def _segment(words: list[Word]) -> Segment:

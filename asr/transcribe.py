@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -14,13 +18,13 @@ import torch
 from asr.audio import FloatArray, iter_audio_blocks, prepare_array
 from asr.config import from_dict
 from asr.constants import CONTEXT_SECONDS, CUT_SEARCH_SECONDS, SILENCE_PEAK, WINDOW_SECONDS
-from asr.decoding import DecoderOptions, Decoding
+from asr.decoding import DecoderOptions, Decoding, GreedyStream
 from asr.errors import AudioError, ModelError
 from asr.features import LogMel
 from asr.inference import InferenceModel, Quantization
 from asr.model import CTCModel
 from asr.model_dir import LoadedModel, load_model_dir
-from asr.results import Transcript, make_transcript
+from asr.results import Segment, SegmentBuilder, Transcript, Word, make_transcript
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 
@@ -28,6 +32,11 @@ DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 @dataclass(frozen=True)
 class TranscribeOptions:
     batch_size: int = 4  # windows run through the model at once
+    # Batches run at the same time on the CPU, each on one thread (0: one per core). An LSTM's
+    # step-by-step recurrence splits poorly over threads, but the whole pipeline gains little
+    # (2 cores, 10 min of speech: 390x realtime against 343x) and each thread's allocations
+    # raise peak memory (an hour: 1.25 GB against 0.94 GB), so one batch at a time is the default.
+    concurrent_batches: int = 1
     window_seconds: float = WINDOW_SECONDS  # longest piece of audio the model sees at once
     context_seconds: float = CONTEXT_SECONDS  # extra audio on each side, seen but not kept
     cut_search_seconds: float = CUT_SEARCH_SECONDS  # where to look for a quiet cut point
@@ -36,6 +45,8 @@ class TranscribeOptions:
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if self.concurrent_batches < 0:
+            raise ValueError("concurrent_batches must be 0 (one per core) or more")
         if not 0 < self.cut_search_seconds < self.window_seconds:
             raise ValueError("cut_search_seconds must be positive and shorter than window_seconds")
 
@@ -118,6 +129,32 @@ def _batches(windows: Iterable[Window], size: int) -> Iterator[list[Window]]:
         yield batch
 
 
+TRIM_EVERY_BATCHES = 4  # about 8 minutes of audio at the default batch size
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+def release_freed_memory() -> None:
+    """Give freed heap memory back to the system. Between model batches, glibc keeps the freed
+    activations of large batches in a heap that small allocations (decoding, writing) pin, and
+    an hour of audio peaked about 180 MB higher without this. Trimming costs page faults later,
+    so it runs every TRIM_EVERY_BATCHES batches, not after each."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def clamp_word(word: Word, duration: float) -> Word:
+    """The last frame may reach a little past the audio; times never exceed the duration."""
+    return word if word.end <= duration else Word(word.text, min(word.start, duration), duration, word.confidence)
+
+
 class Recognizer:
     """A loaded model ready to transcribe files or arrays. Create it with asr.load_model()."""
 
@@ -126,7 +163,7 @@ class Recognizer:
         self.tokenizer = loaded.tokenizer
         self.path = loaded.path
         self.device = torch.device(device)
-        if quantize is not None and self.device.type != "cpu":
+        if quantize == "int8" and self.device.type != "cpu":
             raise ValueError(f"{quantize} quantization runs on the CPU only, not on {self.device}")
         self.quantization = quantize
         self.model: torch.nn.Module = loaded.model.to(self.device).eval()
@@ -193,13 +230,14 @@ class Recognizer:
             kept.append(log_probs[row, window.keep_from : min(window.keep_to, valid)].cpu())
         return kept
 
-    def log_probs(
+    def log_prob_pieces(
         self,
         blocks: Iterable[FloatArray],
         options: TranscribeOptions = TranscribeOptions(),
         progress: Callable[[float], None] | None = None,
-    ) -> tuple[torch.Tensor, float]:
-        """(frames, vocab) log-probabilities for a stream of audio blocks, and its duration."""
+    ) -> Iterator[tuple[torch.Tensor, float]]:
+        """(frames, vocab) log-probabilities of a stream of audio blocks, window after window,
+        each with the seconds of audio read so far (the duration, once the stream ends)."""
         sr, unit = self.sample_rate, self.frame_samples
 
         def to_units(seconds: float) -> int:
@@ -216,15 +254,53 @@ class Recognizer:
         windows = plan_windows(
             counted(blocks), unit, to_units(options.window_seconds), round(options.context_seconds * sr / unit) * unit, to_units(options.cut_search_seconds)
         )
-        pieces: list[torch.Tensor] = []
+        frames = 0
+        for count, pieces in enumerate(self._run_batches(_batches(windows, options.batch_size), options), start=1):
+            if count % TRIM_EVERY_BATCHES == 0:
+                release_freed_memory()
+            for piece in pieces:
+                frames += piece.shape[0]
+                yield piece, total / sr
+            if progress is not None:
+                progress(frames * self.frame_seconds)
+
+    def _run_batches(self, batches: Iterator[list[Window]], options: TranscribeOptions) -> Iterator[list[torch.Tensor]]:
+        """Each batch's log-probs, in order. On the CPU, several batches run at once on threads of
+        one core each; at most that many are read ahead, so memory stays bounded."""
+        workers = options.concurrent_batches or (torch.get_num_threads() if self.device.type == "cpu" else 1)
+        if workers == 1:
+            for batch in batches:
+                yield self._run_quietly(batch)
+            return
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # process-wide: restored below
+        try:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr-model") as pool:
+                running: deque[Future[list[torch.Tensor]]] = deque()
+                for batch in batches:
+                    running.append(pool.submit(self._run_quietly, batch))
+                    if len(running) == workers:
+                        yield running.popleft().result()
+                while running:
+                    yield running.popleft().result()
+        finally:
+            torch.set_num_threads(threads)
+
+    def _run_quietly(self, batch: list[Window]) -> list[torch.Tensor]:
         with torch.inference_mode():
-            for batch in _batches(windows, options.batch_size):
-                pieces.extend(self._run(batch))
-                if progress is not None:
-                    progress(sum(p.shape[0] for p in pieces) * self.frame_seconds)
+            return self._run(batch)
+
+    def log_probs(
+        self,
+        blocks: Iterable[FloatArray],
+        options: TranscribeOptions = TranscribeOptions(),
+        progress: Callable[[float], None] | None = None,
+    ) -> tuple[torch.Tensor, float]:
+        """(frames, vocab) log-probabilities for a stream of audio blocks, and its duration."""
+        pieces = list(self.log_prob_pieces(blocks, options, progress))
         if not pieces:
             return torch.zeros(0, self.tokenizer.vocab_size), 0.0
-        return torch.cat(pieces), total / sr
+        return torch.cat([piece for piece, _ in pieces]), pieces[-1][1]
 
     def transcribe(
         self,
@@ -232,31 +308,69 @@ class Recognizer:
         sample_rate: int | None = None,
         options: TranscribeOptions = TranscribeOptions(),
         progress: Callable[[float], None] | None = None,
+        on_segment: Callable[[Segment], None] | None = None,
     ) -> Transcript:
-        """Transcribe a file path, or an array (then sample_rate is required)."""
+        """Transcribe a file path, or an array (then sample_rate is required).
+
+        on_segment gets each segment as soon as it is final: with greedy decoding that is while
+        later audio is still being read, so a long recording's transcript can be written as it
+        grows; a beam search needs all the audio first and hands them over at the end."""
         if isinstance(audio, (str, Path)):
             blocks: Iterable[FloatArray] = iter_audio_blocks(audio, self.sample_rate)
         else:
             if sample_rate is None:
                 raise AudioError(None, "sample_rate is required when transcribing an array")
             blocks = [prepare_array(audio, sample_rate, self.sample_rate)]
-        log_probs, duration = self.log_probs(blocks, options, progress)
-        return self.decode(log_probs, duration, options.decoder)
+        if options.decoder.method != "greedy":
+            transcript = self.decode(*self.log_probs(blocks, options, progress), options.decoder)
+            for segment in transcript.segments:
+                if on_segment is not None:
+                    on_segment(segment)
+            return transcript
+        return self._transcribe_greedy(blocks, options, progress, on_segment)
+
+    def _transcribe_greedy(
+        self,
+        blocks: Iterable[FloatArray],
+        options: TranscribeOptions,
+        progress: Callable[[float], None] | None,
+        on_segment: Callable[[Segment], None] | None,
+    ) -> Transcript:
+        """Decode each window as it comes, so memory does not grow with the recording's length."""
+        stream, builder = GreedyStream(self.tokenizer, self.frame_seconds), SegmentBuilder()
+        words: list[Word] = []
+        duration = 0.0
+
+        def take(new_words: list[Word], closing: bool) -> None:
+            for word in new_words:
+                word = clamp_word(word, duration)
+                words.append(word)
+                segment = builder.add(word)
+                if segment is not None and on_segment is not None:
+                    on_segment(segment)
+            last = builder.finish() if closing else None
+            if last is not None and on_segment is not None:
+                on_segment(last)
+
+        for piece, seconds_read in self.log_prob_pieces(blocks, options, progress):
+            duration = seconds_read
+            take(stream.feed(piece), closing=False)
+        take(stream.finish(), closing=True)
+        return make_transcript(words, duration)
 
     def decode(self, log_probs: torch.Tensor, duration: float, options: DecoderOptions = DecoderOptions()) -> Transcript:
         """A Transcript from (frames, vocab) log-probs, e.g. those of `log_probs()`."""
         words, alternatives = self.decoding.decode(log_probs, options)
-        # The last frame may reach a little past the audio; times never exceed the duration.
-        words = [w if w.end <= duration else type(w)(w.text, min(w.start, duration), duration, w.confidence) for w in words]
-        return make_transcript(words, duration, alternatives)
+        return make_transcript([clamp_word(w, duration) for w in words], duration, alternatives)
 
 
 def load_model(path: str | Path | None = None, device: str = "cpu", quantize: Quantization | None = None) -> Recognizer:
     """Load a model directory (default: the bundled English model) for transcription.
-    quantize="int8" runs the LSTM and output layers with int8 weights (CPU only; faster, and
-    slightly less accurate: see README's "Speed and deployment")."""
+    quantize="int8" runs the LSTM and output layers with int8 weights (CPU only), "bf16" the
+    whole network in bfloat16; both are faster and slightly less accurate (see README's "Speed
+    and deployment")."""
     if device == "auto":
-        device = "cpu" if quantize is not None or not torch.cuda.is_available() else "cuda"
-    if quantize is not None and torch.device(device).type != "cpu":  # checked before loading onto the device
+        device = "cpu" if quantize == "int8" or not torch.cuda.is_available() else "cuda"
+    if quantize == "int8" and torch.device(device).type != "cpu":  # checked before loading onto the device
         raise ValueError(f"{quantize} quantization runs on the CPU only, not on {device}")
     return Recognizer(load_model_dir(path or DEFAULT_MODEL_DIR, device), device, quantize)

@@ -1,14 +1,19 @@
-"""One writer per output format: txt, json, srt, vtt, tsv. Files are written atomically."""
+"""One writer per output format: txt, json, srt, vtt, tsv. Finished files are written
+atomically; the line formats can also grow segment by segment in a .partial file."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import TextIO
 
 from asr.fileio import atomic_write_bytes
-from asr.results import Transcript
+from asr.results import Segment, Transcript
 
 
 def one_line(text: str) -> str:
@@ -22,11 +27,6 @@ def _vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _lines(transcript: Transcript) -> list[tuple[float, float, str]]:
-    """(start, end, one-line text) of each segment that has text left."""
-    return [(s.start, s.end, line) for s in transcript.segments if (line := one_line(s.text))]
-
-
 def format_timestamp(seconds: float, decimal: str = ".", always_hours: bool = False) -> str:
     """3725.5 -> '01:02:05.500' (srt uses ',' as the decimal mark and always shows hours)."""
     millis = round(max(seconds, 0.0) * 1000)
@@ -38,48 +38,144 @@ def format_timestamp(seconds: float, decimal: str = ".", always_hours: bool = Fa
 
 
 class ResultWriter(ABC):
+    """A file format. Line formats (txt, srt, vtt, tsv) are a header and one cue per segment,
+    so they can also be written as segments arrive (see `open`)."""
+
     extension: str
+    streams = True  # cues can be written one at a time
+
+    def target(self, audio_path: str | Path, output_dir: str | Path) -> Path:
+        """OUTPUT_DIR/<audio stem>.<extension>."""
+        return Path(output_dir) / f"{Path(audio_path).stem}.{self.extension}"
 
     def write(self, transcript: Transcript, audio_path: str | Path, output_dir: str | Path) -> Path:
-        """Write OUTPUT_DIR/<audio stem>.<extension> and return its path."""
-        target = Path(output_dir) / f"{Path(audio_path).stem}.{self.extension}"
+        """Write the whole transcript atomically and return the file's path."""
+        target = self.target(audio_path, output_dir)
         atomic_write_bytes(target, self.render(transcript).encode("utf-8"))
         return target
 
+    def open(self, audio_path: str | Path, output_dir: str | Path) -> ResultStream:
+        """Start writing a transcript segment by segment (see ResultStream)."""
+        return ResultStream(self, audio_path, output_dir)
+
+    def render(self, transcript: Transcript) -> str:
+        lines = [line for segment in transcript.segments if (line := self.cue_line(segment))]
+        return self.header() + "".join(self.cue(index, start, end, text) for index, (start, end, text) in enumerate(lines, start=1))
+
+    @staticmethod
+    def cue_line(segment: Segment) -> tuple[float, float, str] | None:
+        """(start, end, one-line text) of a segment, or None when it has no text left."""
+        text = one_line(segment.text)
+        return (segment.start, segment.end, text) if text else None
+
+    def header(self) -> str:
+        return ""
+
     @abstractmethod
-    def render(self, transcript: Transcript) -> str: ...
+    def cue(self, index: int, start: float, end: float, text: str) -> str:
+        """The text of cue number `index` (from 1), including what separates it from the last."""
+
+
+NAME_MAX_BYTES = 255  # longest file name on common file systems
+
+
+def partial_path(target: Path) -> Path:
+    """<target>.partial, shortened (with a hash to stay unique) when that name would be too long."""
+    name = target.name + ".partial"
+    if len(os.fsencode(name)) > NAME_MAX_BYTES:
+        digest = hashlib.sha1(os.fsencode(target.name)).hexdigest()[:8]
+        name = os.fsdecode(os.fsencode(target.name)[: NAME_MAX_BYTES - 32]) + f"-{digest}.partial"
+    return target.with_name(name)
+
+
+class ResultStream:
+    """Writes cues to <target>.partial as segments become final, flushing each one, so a long
+    recording's transcript survives a crash or Ctrl-C half way through. The partial file is
+    created with the first cue (a run that fails before any leaves an older one alone). `close`
+    puts the complete file in place atomically and removes the partial one; `abort` keeps it."""
+
+    def __init__(self, writer: ResultWriter, audio_path: str | Path, output_dir: str | Path) -> None:
+        self.writer, self.audio_path, self.output_dir = writer, audio_path, output_dir
+        target = writer.target(audio_path, output_dir)
+        self.partial = partial_path(target)
+        self._file: TextIO | None = None
+        self._cues = 0
+
+    def add(self, segment: Segment) -> None:
+        line = self.writer.cue_line(segment)
+        if line is None or not self.writer.streams:
+            return
+        self._cues += 1
+        if self._file is None:
+            self.partial.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.partial.open("w", encoding="utf-8", newline="\n")
+            self._file.write(self.writer.header())
+        self._file.write(self.writer.cue(self._cues, *line))
+        self._file.flush()
+
+    def close(self, transcript: Transcript) -> Path:
+        """Write the finished transcript and drop the partial file."""
+        target = self.writer.write(transcript, self.audio_path, self.output_dir)
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            self.partial.unlink(missing_ok=True)
+        return target
+
+    def abort(self) -> Path | None:
+        """Stop after a failure; return the partial file when this run wrote one."""
+        if self._file is None:
+            return None
+        self._file.close()
+        self._file = None
+        return self.partial
+
+
+def feed_all(streams: list[ResultStream]) -> Callable[[Segment], None]:
+    """A segment callback (for Recognizer.transcribe's on_segment) that adds to every stream."""
+
+    def add(segment: Segment) -> None:
+        for stream in streams:
+            stream.add(segment)
+
+    return add
 
 
 class TxtWriter(ResultWriter):
     extension = "txt"
 
-    def render(self, transcript: Transcript) -> str:
-        return "".join(text + "\n" for _, _, text in _lines(transcript))
+    def cue(self, index: int, start: float, end: float, text: str) -> str:
+        return text + "\n"
 
 
 class JsonWriter(ResultWriter):
     extension = "json"
+    streams = False  # one JSON document: written when the transcript is complete
 
     def render(self, transcript: Transcript) -> str:
         return json.dumps(asdict(transcript), ensure_ascii=False, indent=2) + "\n"
+
+    def cue(self, index: int, start: float, end: float, text: str) -> str:
+        raise NotImplementedError("JSON is written whole")
 
 
 class SrtWriter(ResultWriter):
     extension = "srt"
 
-    def render(self, transcript: Transcript) -> str:
-        cues = []
-        for index, (start, end, text) in enumerate(_lines(transcript), start=1):
-            cues.append(f"{index}\n{format_timestamp(start, ',', always_hours=True)} --> {format_timestamp(end, ',', always_hours=True)}\n{text}\n")
-        return "\n".join(cues)
+    def cue(self, index: int, start: float, end: float, text: str) -> str:
+        gap = "\n" if index > 1 else ""  # a blank line between cues
+        return f"{gap}{index}\n{format_timestamp(start, ',', always_hours=True)} --> {format_timestamp(end, ',', always_hours=True)}\n{text}\n"
 
 
 class VttWriter(ResultWriter):
     extension = "vtt"
 
-    def render(self, transcript: Transcript) -> str:
-        cues = [f"{format_timestamp(start)} --> {format_timestamp(end)}\n{_vtt_escape(text)}\n" for start, end, text in _lines(transcript)]
-        return "WEBVTT\n\n" + "\n".join(cues)
+    def header(self) -> str:
+        return "WEBVTT\n\n"
+
+    def cue(self, index: int, start: float, end: float, text: str) -> str:
+        gap = "\n" if index > 1 else ""
+        return f"{gap}{format_timestamp(start)} --> {format_timestamp(end)}\n{_vtt_escape(text)}\n"
 
 
 class TsvWriter(ResultWriter):
@@ -87,9 +183,11 @@ class TsvWriter(ResultWriter):
 
     extension = "tsv"
 
-    def render(self, transcript: Transcript) -> str:
-        rows = [f"{round(start * 1000)}\t{round(end * 1000)}\t{text}" for start, end, text in _lines(transcript)]
-        return "start\tend\ttext\n" + "".join(row + "\n" for row in rows)
+    def header(self) -> str:
+        return "start\tend\ttext\n"
+
+    def cue(self, index: int, start: float, end: float, text: str) -> str:
+        return f"{round(start * 1000)}\t{round(end * 1000)}\t{text}\n"
 
 
 WRITERS: dict[str, type[ResultWriter]] = {w.extension: w for w in (TxtWriter, JsonWriter, SrtWriter, VttWriter, TsvWriter)}

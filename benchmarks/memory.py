@@ -1,10 +1,10 @@
 """Peak memory and speed of `asr transcribe` on long recordings, each in a fresh process.
 
-    python benchmarks/memory.py [--minutes 6 30 60] [--int8] [--keep-audio DIR]
+    python benchmarks/memory.py [--minutes 6 30 60] [--int8 | --bf16] [--keep-audio DIR]
 
 The recordings are real speech: the LJSpeech clips of ../shared/data (or, without it, the
 bundled demo clips) with half a second of silence between them, repeated up to each length
-and written as 16 kHz FLAC. Each length runs `asr transcribe FILE -f json -o OUT` in its own
+and written as 16 kHz FLAC. Each length runs `asr transcribe FILE -f all -o OUT` in its own
 process; the table gives its peak RSS (the process's maximum resident set size), wall time
 and speed. Goal: under 1 GB for an hour, with time linear in length (seconds per audio
 minute flat) and memory flat."""
@@ -62,9 +62,9 @@ def write_long_audio(path: Path, minutes: float) -> Path:
 PROBE = "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
 
 
-def measure(audio: Path, int8: bool, output_dir: Path) -> tuple[float, float]:
-    """(peak RSS in MB, wall seconds) of `asr transcribe AUDIO -f json` in a fresh process."""
-    command = [sys.executable, "-m", "asr", "transcribe", str(audio), "-q", "-f", "json", "-o", str(output_dir), *(["--int8"] if int8 else [])]
+def measure(audio: Path, flags: list[str], output_dir: Path) -> tuple[float, float]:
+    """(peak RSS in MB, wall seconds) of `asr transcribe AUDIO -f all` in a fresh process."""
+    command = [sys.executable, "-m", "asr", "transcribe", str(audio), "-q", "-f", "all", "-o", str(output_dir), *flags]
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", PROBE, *command], capture_output=True, text=True, check=True)
     seconds = time.perf_counter() - started
@@ -75,7 +75,9 @@ def measure(audio: Path, int8: bool, output_dir: Path) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, nargs="+", default=[6.0, 30.0, 60.0])
-    parser.add_argument("--int8", action="store_true", help="transcribe with --int8")
+    variant = parser.add_mutually_exclusive_group()
+    variant.add_argument("--int8", action="store_true", help="transcribe with --int8")
+    variant.add_argument("--bf16", action="store_true", help="transcribe with --bf16")
     parser.add_argument("--keep-audio", type=Path, default=None, help="write the long recordings here and keep them")
     args = parser.parse_args()
     print("| audio | model | peak RSS MB | wall s | x realtime | wall s per audio minute | words |")
@@ -88,11 +90,12 @@ def main() -> None:
             if not audio.is_file():
                 write_long_audio(audio, minutes)
             out = Path(scratch) / "out"
-            peak_mb, seconds = measure(audio, args.int8, out)
+            flags = ["--int8"] if args.int8 else ["--bf16"] if args.bf16 else []
+            peak_mb, seconds = measure(audio, flags, out)
             words = sum(len(segment["words"]) for segment in json.loads((out / f"{audio.stem}.json").read_text())["segments"])
             verdict = "" if peak_mb < GOAL_MB or minutes > 60 else f" (over the {GOAL_MB} MB goal)"
             print(
-                f"| {minutes:g} min | {'int8' if args.int8 else 'fp32'} | {peak_mb:.0f}{verdict} | {seconds:.1f} | "
+                f"| {minutes:g} min | {flags[0][2:] if flags else 'fp32'} | {peak_mb:.0f}{verdict} | {seconds:.1f} | "
                 f"{minutes * 60 / seconds:.0f} | {seconds / minutes:.2f} | {words} |",
                 flush=True,
             )

@@ -109,3 +109,32 @@ def test_evaluate_prints_wer_table_and_writes_reports(tiny_model_dir: Path, tmp_
     assert row.split(" | ")[1:6] == ["4", "22", "0.00", "0.0-0.0", "0.00"]
     assert (tmp_path / "eval" / "summary.md").read_text() == result.stdout
     assert (tmp_path / "eval" / "errs-manifest.txt").read_text().startswith("%WER 0.00 [ 0 / 22, 0 ins, 0 del, 0 sub ]")
+
+
+def test_a_file_that_fails_half_way_keeps_its_transcript_so_far(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    texts = fixture_texts()
+    pieces = []
+    while sum(p.size for p in pieces) < 16000 * 200:  # several 30 s windows and 60 s reads
+        for name in texts:
+            samples, rate = sf.read(SPEECH / name, dtype="float32")
+            assert rate == 16000
+            pieces += [samples, np.zeros(16000, dtype=np.float32)]
+    intact = tmp_path / "intact" / "meeting.flac"
+    intact.parent.mkdir()
+    sf.write(intact, np.concatenate(pieces), 16000, subtype="PCM_16")
+    full_run = run_asr("transcribe", "--model", tiny_model_dir, intact, "-f", "srt", "-o", tmp_path / "full", "-q", "--batch-size", "1")
+    assert full_run.returncode == 0, full_run.stderr
+    full = [word for _, _, text in parse_srt((tmp_path / "full" / "meeting.srt").read_text()) for word in text.split()]
+    long_file = tmp_path / "meeting.flac"
+    long_file.write_bytes(intact.read_bytes()[: int(intact.stat().st_size * 0.7)])  # cut off: fails near the end
+    out = tmp_path / "out"
+    result = run_asr("transcribe", "--model", tiny_model_dir, long_file, "-f", "srt", "-o", out, "-q", "--batch-size", "1")
+    assert result.returncode == 1
+    assert "truncated" in result.stderr and "meeting.srt.partial" in result.stderr
+    assert not (out / "meeting.srt").exists()
+    kept = [word for _, _, text in parse_srt((out / "meeting.srt.partial").read_text()) for word in text.split()]
+    assert len(kept) > len(full) / 5  # the windows before the failure
+    assert kept == full[: len(kept)]  # exactly what a complete run wrote for that stretch

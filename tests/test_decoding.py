@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from asr.decoding import greedy_decode, greedy_text, greedy_token_runs
+from asr.decoding import GreedyStream, greedy_decode, greedy_text, greedy_token_runs
 from asr.tokenizer import CharTokenizer
 
 TOKENIZER = CharTokenizer()
@@ -45,3 +45,42 @@ def test_confidence_is_the_mean_of_character_peaks() -> None:
 def test_empty_and_all_blank_inputs() -> None:
     assert greedy_decode(torch.zeros(0, TOKENIZER.vocab_size), TOKENIZER, 0.04) == []
     assert greedy_decode(path_log_probs("____"), TOKENIZER, 0.04) == []
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_greedy_stream_gives_the_words_of_decoding_everything_at_once(seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    # Long silences, words held over several frames, letters repeated across blanks, and
+    # stretches without any space: every kind of place a piece boundary can fall.
+    symbols = "____" + "".join(
+        "_" * int(torch.randint(0, 30, (1,), generator=generator)) + "hel_lo  wor ld" + "_" * int(torch.randint(0, 3, (1,), generator=generator)) + " aa_a "
+        for _ in range(20)
+    )
+    log_probs = path_log_probs(symbols, peak=0.6) + 0.3 * torch.randn(len(symbols), TOKENIZER.vocab_size, generator=generator)
+    whole = greedy_decode(log_probs, TOKENIZER, 0.04)
+    assert len(whole) > 60
+    stream = GreedyStream(TOKENIZER, 0.04)
+    streamed, start = [], 0
+    while start < len(symbols):
+        size = int(torch.randint(1, 40, (1,), generator=generator))
+        streamed += stream.feed(log_probs[start : start + size])
+        start += size
+    early = len(streamed)
+    streamed += stream.finish()
+    assert streamed == whole
+    assert early >= len(whole) - 2  # words come out as the frames arrive, not all at the end
+    assert stream.finish() == []
+
+
+def test_greedy_stream_holds_back_only_a_word_in_progress() -> None:
+    stream = GreedyStream(TOKENIZER, 0.04)
+    assert stream.feed(torch.zeros(0, TOKENIZER.vocab_size)) == [] and stream.held_frames == 0
+    assert [w.text for w in stream.feed(path_log_probs("__the cat_"))] == ["the"]
+    assert stream.held_frames == 5  # " cat_": the word may go on in the next piece
+    words = stream.feed(path_log_probs("s ___"))
+    assert [w.text for w in words] == ["cats"] and words[0].start == pytest.approx(0.24)
+    for _ in range(100):  # a long silence after a word holds nothing back
+        assert stream.feed(path_log_probs("_" * 50)) == [] and stream.held_frames == 0
+    assert [w.text for w in stream.feed(path_log_probs("a_"))] == []
+    late = stream.finish()
+    assert [w.text for w in late] == ["a"] and late[0].start == pytest.approx((15 + 5000) * 0.04)

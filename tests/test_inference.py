@@ -1,5 +1,5 @@
 """The inference arrangement of the model (asr.inference): exactly the packed model's outputs,
-and its int8 variant close to the fp32 one on real speech."""
+and its int8 and bfloat16 variants close to the fp32 one on real speech."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import asr
-from asr.inference import InferenceModel, reorder_steps, reversal_index
+from asr.inference import InferenceModel, Quantization, reorder_steps, reversal_index
 from asr.model import CTCModel, ModelConfig
 from tests.conftest import ROOT, SPEECH, fixture_texts
 
@@ -47,16 +47,20 @@ def test_quantization_options_are_checked() -> None:
         asr.load_model(device="cuda", quantize="int8")
 
 
-def test_int8_model_transcribes_what_the_fp32_model_does(tiny_model_dir: Path) -> None:
-    """The tiny model still reads its training clips word for word with int8 weights; the
-    bundled model's int8 transcripts of real speech stay within 5% CER of its fp32 ones."""
-    tiny = asr.load_model(tiny_model_dir, quantize="int8")
-    assert tiny.quantization == "int8"
-    assert any(isinstance(m, torch.ao.nn.quantized.dynamic.LSTM) for m in tiny.model.modules())
+@pytest.mark.parametrize("quantize", ["int8", "bf16"])
+def test_quantized_model_transcribes_what_the_fp32_model_does(tiny_model_dir: Path, quantize: Quantization) -> None:
+    """The tiny model still reads its training clips word for word with int8 weights or in
+    bfloat16; the bundled model's transcripts of real speech stay within 5% CER of fp32 ones."""
+    tiny = asr.load_model(tiny_model_dir, quantize=quantize)
+    assert tiny.quantization == quantize
+    if quantize == "int8":
+        assert any(isinstance(m, torch.ao.nn.quantized.dynamic.LSTM) for m in tiny.model.modules())
+    else:
+        assert {p.dtype for name, p in tiny.model.named_parameters()} == {torch.bfloat16}
     for name, text in fixture_texts().items():
         assert tiny.transcribe(SPEECH / name).text == text
-    fp32, int8 = asr.load_model(), asr.load_model(quantize="int8")
+    fp32, quantized = asr.load_model(), asr.load_model(quantize=quantize)
     reference = [fp32.transcribe(path).text for path in REAL_SPEECH]
-    quantized = [int8.transcribe(path).text for path in REAL_SPEECH]
+    hypotheses = [quantized.transcribe(path).text for path in REAL_SPEECH]
     assert len(REAL_SPEECH) == 6 and all(reference)
-    assert jiwer.cer(reference, quantized) < 0.05
+    assert jiwer.cer(reference, hypotheses) < 0.05

@@ -132,6 +132,19 @@ def test_cli_lm_build(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "cannot read" in capsys.readouterr().err
 
 
+def test_held_out_transcripts_are_left_out_of_the_lm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = tmp_path / "text.txt"
+    text.write_text("the cat sat on the mat\nTHE ZEBRA ATE 2 APPLES\nthe dog sat on the rug\n")
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text('{"audio_filepath": "none.flac", "duration": 2.0, "text": "The zebra ate two apples."}\n')
+    assert main(["lm", "build", str(text), "-o", str(tmp_path / "lm.arpa"), "--order", "2", "--builtin", "--exclude", str(dev)]) == 0
+    assert "1 held-out lines left out" in capsys.readouterr().out
+    vocabulary = read_lm_vocabulary(tmp_path / "lm.arpa")
+    assert "zebra" not in vocabulary and "apples" not in vocabulary and "cat" in vocabulary
+    kept = build_lm([text], tmp_path / "all.arpa", order=2, use_kenlm=False)
+    assert kept.excluded == 0 and "zebra" in read_lm_vocabulary(kept.path)
+
+
 @pytest.mark.skipif(shutil.which("build_binary") is None, reason="KenLM's build_binary is not installed (bash recipes/lm/install_kenlm.sh)")
 def test_binary_lm_decodes_like_its_arpa(tmp_path: Path) -> None:
     import numpy as np

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +47,51 @@ def test_librispeech_recipe_prepare_and_train_smoke(tmp_path: Path) -> None:
     train(config)
     checkpoint = torch.load(tmp_path / "exp" / "checkpoint.pt", weights_only=True)
     assert checkpoint["state"]["step"] == 2
+
+
+def load_generator():  # type: ignore[no-untyped-def]
+    """recipes/synth/generate.py as a module (it is a script, not part of the package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("synth_generate", ROOT / "recipes" / "synth" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_synth_generator_never_speaks_held_out_text_and_keeps_clip_ids(tmp_path: Path) -> None:
+    generate = load_generator()
+    text = tmp_path / "text.txt"
+    text.write_text("ONE TWO THREE FOUR FIVE SIX\nTHE DEV SENTENCE IS HERE\nSEVEN EIGHT\nNINE TEN ELEVEN\n")
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text(
+        '{"audio_filepath": "a.flac", "duration": 1.0, "text": "So, the dev sentence is here!"}\n'
+        '{"audio_filepath": "b.flac", "duration": 1.0, "text": "Nine 10 eleven."}\n'
+    )
+    pieces = generate.load_pieces(text, 3, seed=0)
+    inventory = generate.Inventory(("en-us",), ("m1",), ("slt",), ("hibari", "piper"))
+    args = generate.parse_args(["--out", str(tmp_path / "out"), "--hours", "1", "--text", str(text), "--max-words", "3"])
+    engines = ("espeak-ng", "flite", "hibari", "piper")
+    args.engines = engines
+    everything = list(generate.pending_plans(pieces, {}, args, inventory, tmp_path))
+    args.exclude = [str(dev)]
+    kept = list(generate.pending_plans(pieces, {}, args, inventory, tmp_path))
+    held = {p.text for p in everything} - {p.text for p in kept}
+    assert held == {"THE DEV SENTENCE", "IS HERE", "NINE TEN ELEVEN"}  # the dev lines' pieces, nothing else
+    assert [p for p in everything if p.text not in held] == kept  # same ids and choices for the rest
+    # A corpus started without --exclude loses its held-out clips when given it later.
+    manifest = tmp_path / "manifest.jsonl"
+    rows = [generate.manifest_row(plan, 1.0, tmp_path) for plan in everything]
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    done = {plan.index: 1.0 for plan in everything}
+    assert generate.drop_held_out(manifest, pieces, done, generate.held_out_texts([str(dev)])) == 3
+    assert sorted(done) == [plan.index for plan in kept]
+    assert [json.loads(line)["text"] for line in manifest.read_text().splitlines()] == [plan.text for plan in kept]
+    neural = [generate.plan_clip(i, "A B", 0, engines, inventory, tmp_path, "flac") for i in range(200)]
+    shifts = [p.pitch_cents for p in neural if p.engine in ("hibari", "piper")]
+    assert shifts and all(-400 <= c <= 400 for c in shifts) and len(set(shifts)) > 20
+    assert all(p.pitch_cents == 0 for p in neural if p.engine in ("espeak-ng", "flite"))
+    assert {p.voice.rstrip("+-0123456789c") for p in neural if p.engine in ("hibari", "piper")} == {"heart", "joe"}
+    assert generate.sox_effects(next(p for p in neural if p.pitch_cents))[:1] == ["pitch"]

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -219,3 +220,12 @@ def test_training_from_the_feature_cache(tmp_path: Path, monkeypatch: pytest.Mon
     a = load_file(str(first / "last" / "model.safetensors"))
     b = load_file(str(second / "last" / "model.safetensors"))
     assert all(torch.equal(a[name], b[name]) for name in a)
+
+
+def test_training_flushes_subnormal_floats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Subnormal LSTM gradients once made one CPU backward pass take minutes."""
+    calls: list[bool] = []
+    monkeypatch.setattr(torch, "set_flush_denormal", lambda on: calls.append(on) or True)
+    _fast(tmp_path, ["max_steps=1"])
+    assert calls == [True, False]  # on for training, back off afterwards
+    assert np.float32(1e-39) * np.float32(1.0) != 0.0

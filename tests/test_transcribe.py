@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import asr
 from asr.audio import load_audio
 from asr.errors import AudioError, ModelError
 from asr.model_dir import LoadedModel, load_model_dir
+from asr.results import Segment
 from asr.transcribe import Recognizer, TranscribeOptions, plan_windows
 from tests.conftest import SPEECH, fixture_texts
 
@@ -115,6 +117,52 @@ def test_long_audio_is_cut_at_pauses_without_lost_or_repeated_words(tiny_model_d
         assert windowed.words == whole.words, (window, search, context)
     assert all(0 <= w.start < w.end <= whole.duration for w in whole.words)
     assert [w.start for w in whole.words] == sorted(w.start for w in whole.words)
+
+
+def test_segments_are_handed_over_while_the_audio_is_still_being_read(tiny_model_dir: Path) -> None:
+    recognizer = tone_recognizer(tiny_model_dir)
+    audio, _ = tone_bursts(count=150, seed=2)
+    options = TranscribeOptions(batch_size=2, window_seconds=10.0, cut_search_seconds=3.0)
+    blocks_read = 0
+
+    def blocks() -> Iterator[np.ndarray]:
+        nonlocal blocks_read
+        for start in range(0, audio.size, 16000):
+            blocks_read += 1
+            yield audio[start : start + 16000]
+
+    handed: list[tuple[Segment, int]] = []
+    streamed = recognizer._transcribe_greedy(blocks(), options, None, lambda segment: handed.append((segment, blocks_read)))
+    whole = recognizer.decode(*recognizer.log_probs([audio], options))
+    assert streamed == whole  # same words, times, segments and duration as decoding at the end
+    assert [segment for segment, _ in handed] == list(whole.segments)
+    assert len(whole.segments) > 20
+    assert handed[0][1] < blocks_read / 4  # the first cue came within the first quarter of the audio
+    via_api = recognizer.transcribe(audio, sample_rate=16000, options=options, on_segment=lambda segment: handed.append((segment, 0)))
+    assert via_api == whole and len(handed) == 2 * len(whole.segments)
+
+
+def test_concurrent_batches_give_the_same_transcript_and_restore_threads(tiny_model_dir: Path) -> None:
+    recognizer = asr.load_model(tiny_model_dir)
+    audio, _ = speech_sequence(repeats=6)
+    threads = torch.get_num_threads()
+    results = []
+    for workers in (1, 2, 3):
+        options = TranscribeOptions(batch_size=1, window_seconds=4.0, cut_search_seconds=2.0, concurrent_batches=workers)
+        results.append(recognizer.transcribe(audio, sample_rate=16000, options=options))
+        assert torch.get_num_threads() == threads
+    assert results[0].words and results[1] == results[0] and results[2] == results[0]
+    with pytest.raises(ValueError, match="concurrent_batches"):
+        TranscribeOptions(concurrent_batches=-1)
+
+
+def test_beam_search_hands_over_its_segments_at_the_end(tiny_model_dir: Path) -> None:
+    recognizer = tone_recognizer(tiny_model_dir)
+    audio, _ = tone_bursts(count=20, seed=3)
+    options = recognizer.with_decoder(TranscribeOptions(), "beam", beam_size=4)
+    handed: list[Segment] = []
+    result = recognizer.transcribe(audio, sample_rate=16000, options=options, on_segment=handed.append)
+    assert handed == list(result.segments) and result.words
 
 
 def test_silence_gives_an_empty_transcript(tiny_model_dir: Path) -> None:

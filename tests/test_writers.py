@@ -78,3 +78,50 @@ def test_every_format_parses_back(tmp_path: Path) -> None:
 def test_unknown_format() -> None:
     with pytest.raises(ValueError, match="unknown output format"):
         get_writers("docx")
+
+
+def test_streamed_files_grow_cue_by_cue_and_end_equal_to_the_whole_file(tmp_path: Path) -> None:
+    transcript = sample_transcript()
+    whole_dir, stream_dir = tmp_path / "whole", tmp_path / "new" / "stream"  # folders made on the first write
+    for writer in get_writers("all"):
+        expected = writer.write(transcript, "meeting.flac", whole_dir).read_text()
+        stream = writer.open("meeting.flac", stream_dir)
+        sizes = []
+        for segment in transcript.segments:
+            stream.add(segment)
+            sizes.append(stream.partial.stat().st_size if writer.streams else 0)
+        if writer.streams:  # each cue is on disk as soon as it is added
+            assert sizes == sorted(sizes) and sizes[0] > 0 and len(set(sizes)) == len(sizes)
+            assert stream.partial.read_text() == expected
+        final = stream.close(transcript)
+        assert final.read_text() == expected
+        assert not stream.partial.exists()
+    assert sorted(p.name for p in stream_dir.iterdir()) == sorted(p.name for p in whole_dir.iterdir())
+
+
+def test_an_aborted_stream_keeps_what_it_wrote(tmp_path: Path) -> None:
+    transcript = sample_transcript()
+    (srt,) = get_writers("srt")
+    stream = srt.open("meeting.flac", tmp_path)
+    stream.add(transcript.segments[0])
+    kept = stream.abort()
+    assert kept == tmp_path / "meeting.srt.partial"
+    assert parse_srt(kept.read_text()) == [(0.5, 1.4, "hello world")]
+    assert not (tmp_path / "meeting.srt").exists()
+    earlier = tmp_path / "other.srt.partial"
+    earlier.write_text("1\n00:00:00,000 --> 00:00:01,000\nfrom a run that crashed\n")
+    empty = srt.open("other.flac", tmp_path)
+    assert empty.abort() is None  # a run that wrote no cue leaves an earlier partial file alone
+    assert "crashed" in earlier.read_text()
+    (json_writer,) = get_writers("json")
+    assert json_writer.open("meeting.flac", tmp_path).abort() is None
+
+
+def test_partial_file_names_stay_within_name_max(tmp_path: Path) -> None:
+    from asr.writers import partial_path
+
+    assert partial_path(tmp_path / "talk.srt").name == "talk.srt.partial"
+    long_a, long_b = tmp_path / ("a" * 250 + "x.txt"), tmp_path / ("a" * 250 + "y.txt")
+    assert len(partial_path(long_a).name.encode()) <= 255 and partial_path(long_a).name.endswith(".partial")
+    assert partial_path(long_a) != partial_path(long_b)
+    partial_path(long_a).write_text("fits")

