@@ -225,7 +225,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def add_quantization_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--int8", action="store_true", help="int8 LSTM and output weights (CPU only): faster, slightly less accurate")
-    group.add_argument("--bf16", action="store_true", help="run the network in bfloat16: about 3x faster on CPUs with AVX512-BF16 or AMX, slower on others")
+    group.add_argument("--bf16", action="store_true", help="run the network in bfloat16: about 1.5x faster on CPUs with AVX512-BF16 or AMX, slower on others")
 
 
 def quantization(args: argparse.Namespace) -> Quantization | None:

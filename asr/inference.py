@@ -99,8 +99,8 @@ class InferenceModel(nn.Module):
                 torch.ao.quantization.quantize_dynamic(self, {nn.LSTM, nn.Linear}, dtype=torch.qint8, inplace=True)  # type: ignore[no-untyped-call]
         elif quantize == "bf16":
             # bfloat16 weights and activations in the convolutions, LSTMs and output layer (the
-            # normalization statistics and the log-softmax stay fp32). CPUs with AVX512-BF16 or
-            # AMX run the LSTM about 3x faster; on others it is slower than fp32.
+            # normalization statistics and the log-softmax stay fp32). On a CPU with AVX512-BF16
+            # the model ran 1.6x faster (benchmarks/model_speed.py); without it, slower than fp32.
             for module in (self.subsampling, self.lstm, self.output):
                 module.to(torch.bfloat16)
         elif quantize is not None:

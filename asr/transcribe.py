@@ -323,8 +323,8 @@ class Recognizer:
             blocks = [prepare_array(audio, sample_rate, self.sample_rate)]
         if options.decoder.method != "greedy":
             transcript = self.decode(*self.log_probs(blocks, options, progress), options.decoder)
-            for segment in transcript.segments:
-                if on_segment is not None:
+            if on_segment is not None:
+                for segment in transcript.segments:
                     on_segment(segment)
             return transcript
         return self._transcribe_greedy(blocks, options, progress, on_segment)
@@ -341,21 +341,21 @@ class Recognizer:
         words: list[Word] = []
         duration = 0.0
 
-        def take(new_words: list[Word], closing: bool) -> None:
+        def emit(segment: Segment | None) -> None:
+            if segment is not None and on_segment is not None:
+                on_segment(segment)
+
+        def take(new_words: list[Word]) -> None:
             for word in new_words:
                 word = clamp_word(word, duration)
                 words.append(word)
-                segment = builder.add(word)
-                if segment is not None and on_segment is not None:
-                    on_segment(segment)
-            last = builder.finish() if closing else None
-            if last is not None and on_segment is not None:
-                on_segment(last)
+                emit(builder.add(word))
 
         for piece, seconds_read in self.log_prob_pieces(blocks, options, progress):
             duration = seconds_read
-            take(stream.feed(piece), closing=False)
-        take(stream.finish(), closing=True)
+            take(stream.feed(piece))
+        take(stream.finish())
+        emit(builder.finish())
         return make_transcript(words, duration)
 
     def decode(self, log_probs: torch.Tensor, duration: float, options: DecoderOptions = DecoderOptions()) -> Transcript:

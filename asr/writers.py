@@ -38,11 +38,9 @@ def format_timestamp(seconds: float, decimal: str = ".", always_hours: bool = Fa
 
 
 class ResultWriter(ABC):
-    """A file format. Line formats (txt, srt, vtt, tsv) are a header and one cue per segment,
-    so they can also be written as segments arrive (see `open`)."""
+    """A file format, written whole once the transcript is complete."""
 
     extension: str
-    streams = True  # cues can be written one at a time
 
     def target(self, audio_path: str | Path, output_dir: str | Path) -> Path:
         """OUTPUT_DIR/<audio stem>.<extension>."""
@@ -57,6 +55,14 @@ class ResultWriter(ABC):
     def open(self, audio_path: str | Path, output_dir: str | Path) -> ResultStream:
         """Start writing a transcript segment by segment (see ResultStream)."""
         return ResultStream(self, audio_path, output_dir)
+
+    @abstractmethod
+    def render(self, transcript: Transcript) -> str: ...
+
+
+class LineWriter(ResultWriter):
+    """A line format (txt, srt, vtt, tsv): a header and one cue per segment, so it can also be
+    written as segments arrive."""
 
     def render(self, transcript: Transcript) -> str:
         lines = [line for segment in transcript.segments if (line := self.cue_line(segment))]
@@ -102,15 +108,18 @@ class ResultStream:
         self._cues = 0
 
     def add(self, segment: Segment) -> None:
-        line = self.writer.cue_line(segment)
-        if line is None or not self.writer.streams:
+        writer = self.writer
+        if not isinstance(writer, LineWriter):
+            return  # other formats are written whole, at the end
+        line = writer.cue_line(segment)
+        if line is None:
             return
         self._cues += 1
         if self._file is None:
             self.partial.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.partial.open("w", encoding="utf-8", newline="\n")
-            self._file.write(self.writer.header())
-        self._file.write(self.writer.cue(self._cues, *line))
+            self._file.write(writer.header())
+        self._file.write(writer.cue(self._cues, *line))
         self._file.flush()
 
     def close(self, transcript: Transcript) -> Path:
@@ -141,7 +150,7 @@ def feed_all(streams: list[ResultStream]) -> Callable[[Segment], None]:
     return add
 
 
-class TxtWriter(ResultWriter):
+class TxtWriter(LineWriter):
     extension = "txt"
 
     def cue(self, index: int, start: float, end: float, text: str) -> str:
@@ -149,17 +158,13 @@ class TxtWriter(ResultWriter):
 
 
 class JsonWriter(ResultWriter):
-    extension = "json"
-    streams = False  # one JSON document: written when the transcript is complete
+    extension = "json"  # one document: written when the transcript is complete
 
     def render(self, transcript: Transcript) -> str:
         return json.dumps(asdict(transcript), ensure_ascii=False, indent=2) + "\n"
 
-    def cue(self, index: int, start: float, end: float, text: str) -> str:
-        raise NotImplementedError("JSON is written whole")
 
-
-class SrtWriter(ResultWriter):
+class SrtWriter(LineWriter):
     extension = "srt"
 
     def cue(self, index: int, start: float, end: float, text: str) -> str:
@@ -167,7 +172,7 @@ class SrtWriter(ResultWriter):
         return f"{gap}{index}\n{format_timestamp(start, ',', always_hours=True)} --> {format_timestamp(end, ',', always_hours=True)}\n{text}\n"
 
 
-class VttWriter(ResultWriter):
+class VttWriter(LineWriter):
     extension = "vtt"
 
     def header(self) -> str:
@@ -178,7 +183,7 @@ class VttWriter(ResultWriter):
         return f"{gap}{format_timestamp(start)} --> {format_timestamp(end)}\n{_vtt_escape(text)}\n"
 
 
-class TsvWriter(ResultWriter):
+class TsvWriter(LineWriter):
     """start and end in integer milliseconds, like whisper's tsv output."""
 
     extension = "tsv"

@@ -76,8 +76,7 @@ def test_synth_generator_never_speaks_held_out_text_and_keeps_clip_ids(tmp_path:
     engines = ("espeak-ng", "flite", "hibari", "piper")
     args.engines = engines
     everything = list(generate.pending_plans(pieces, {}, args, inventory, tmp_path))
-    args.exclude = [str(dev)]
-    kept = list(generate.pending_plans(pieces, {}, args, inventory, tmp_path))
+    kept = list(generate.pending_plans(pieces, {}, args, inventory, tmp_path, generate.held_out_texts([str(dev)])))
     held = {p.text for p in everything} - {p.text for p in kept}
     assert held == {"THE DEV SENTENCE", "IS HERE", "NINE TEN ELEVEN"}  # the dev lines' pieces, nothing else
     assert [p for p in everything if p.text not in held] == kept  # same ids and choices for the rest

@@ -401,8 +401,9 @@ def clip_index(manifest_line: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def pending_plans(pieces: Sequence[str], done: dict[int, float], args: argparse.Namespace, inventory: Inventory, audio_dir: Path) -> Iterator[ClipPlan]:
-    held_out = held_out_texts(args.exclude)
+def pending_plans(
+    pieces: Sequence[str], done: dict[int, float], args: argparse.Namespace, inventory: Inventory, audio_dir: Path, held_out: Sequence[str] = ()
+) -> Iterator[ClipPlan]:
     for index, text in enumerate(pieces):
         # Skipping keeps every other clip's index, so corpora with and without --exclude agree.
         if held_out and is_held_out(text, held_out):
@@ -436,14 +437,15 @@ def generate(args: argparse.Namespace) -> None:
     inventory = load_inventory(args.engines)
     pieces = load_pieces(Path(args.text), args.max_words, args.seed)
     done = read_done(manifest)
-    dropped = drop_held_out(manifest, pieces, done, held_out_texts(args.exclude)) if args.exclude else 0
+    held_out = held_out_texts(args.exclude)
+    dropped = drop_held_out(manifest, pieces, done, held_out) if held_out else 0
     if dropped:
         print(f"unlisted {dropped} clips whose text is held out", file=sys.stderr)
     target, total = args.hours * 3600, sum(done.values())
     failures, started = 0, time.monotonic()
     print(f"{len(pieces)} text pieces; {len(done)} clips already done", file=sys.stderr)
     if total < target:
-        plans = pending_plans(pieces, done, args, inventory, audio_dir)
+        plans = pending_plans(pieces, done, args, inventory, audio_dir, held_out)
         with Pool(args.jobs) as pool, manifest.open("a", encoding="utf-8") as sink:
             for plan, duration, error in pool.imap_unordered(render_clip, plans):
                 if duration is None:
