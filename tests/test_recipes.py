@@ -94,3 +94,63 @@ def test_synth_generator_never_speaks_held_out_text_and_keeps_clip_ids(tmp_path:
     assert all(p.pitch_cents == 0 for p in neural if p.engine in ("espeak-ng", "flite"))
     assert {p.voice.rstrip("+-0123456789c") for p in neural if p.engine in ("hibari", "piper")} == {"heart", "joe"}
     assert generate.sox_effects(next(p for p in neural if p.pitch_cents))[:1] == ["pitch"]
+
+
+def test_synth_generator_plans_the_debian_voices_with_their_own_controls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    generate = load_generator()
+    import synth_classic  # on sys.path once the generator is loaded
+
+    inventory = generate.Inventory((), (), (), (), ("kal_diphone", "rab_diphone"), ("en-US", "en-GB"), ("us1", "en1"))
+    engines = ("festival", "pico", "mbrola")
+    plans = [generate.plan_clip(i, "A B", 0, engines, inventory, tmp_path, "flac") for i in range(300)]
+    assert {p.engine for p in plans} == set(engines)
+    festival = [p for p in plans if p.engine == "festival"]
+    assert {p.voice.replace(f"{p.pitch_cents:+d}c", "") for p in festival} == {"kal_diphone", "rab_diphone"}
+    assert len({p.pitch_cents for p in festival}) > 10 and all(-400 <= p.pitch_cents <= 400 for p in plans)
+    assert {p.voice for p in plans if p.engine == "mbrola"} == {"us1", "en1"}
+    assert all(p.pitch_cents == 0 for p in plans if p.engine == "mbrola")
+    text, wav = tmp_path / "text.txt", tmp_path / "raw.wav"
+    text.write_text("a b\n")
+    command = synth_classic.classic_command("festival", "kal_diphone", 0, 0, 1.1, text, wav)
+    assert command == ["text2wave", "-o", str(wav), "-eval", "(voice_kal_diphone)", "-eval", "(Parameter.set 'Duration_Stretch 1.1)", str(text)]
+    assert synth_classic.classic_command("mbrola", "us2", 150, 40, 1.0, text, wav)[:3] == ["espeak-ng", "-v", "mb-us2"]
+    assert synth_classic.classic_command("pico", "en-GB", 0, 0, 1.0, text, wav) == ["pico2wave", "-l", "en-GB", "-w", str(wav), "a b"]
+    pico = next(p for p in plans if p.engine == "pico")
+    effects = generate.sox_effects(pico)
+    assert effects[effects.index("tempo") :][:3] == ["tempo", "-s", f"{1 / pico.stretch:.3f}"]
+    # The engine is given the voice without the label of the sox shift.
+    recorded: list[list[str]] = []
+    monkeypatch.setattr(generate.subprocess, "run", lambda command, **kwargs: recorded.append(command))
+    shifted = next(p for p in festival if p.pitch_cents)
+    generate.synthesize(shifted, text, wav)
+    assert recorded[0][4] == f"(voice_{shifted.voice.replace(f'{shifted.pitch_cents:+d}c', '')})"
+
+
+def test_pack_caps_engine_hours_and_zips_the_folder(tmp_path: Path) -> None:
+    import zipfile
+
+    import numpy as np
+    import soundfile as sf
+
+    from asr.data import read_manifest
+
+    source = tmp_path / "corpus"
+    (source / "audio").mkdir(parents=True)
+    rows = []
+    for n, engine in enumerate(["hibari", "piper", "hibari", "flite", "hibari"]):
+        tone = 0.3 * np.sin(2 * np.pi * (200 + 50 * n) * np.arange(16000) / 16000)
+        sf.write(source / "audio" / f"{n}.flac", tone, 16000)
+        rows.append({"audio_filepath": f"audio/{n}.flac", "duration": 1.0, "text": f"clip {n}", "engine": engine})
+    (source / "manifest.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out = tmp_path / "packed"
+    # hibari capped at 1.5 s: its first two clips are kept (the second crosses the cap), not the third.
+    command = [sys.executable, str(ROOT / "recipes" / "default_model" / "pack.py"), str(source / "manifest.jsonl"), "--out", str(out)]
+    result = subprocess.run([*command, "--zip", "--engine-hours", f"hibari={1.5 / 3600}", "flite=0"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    packed = read_manifest(out / "corpus.jsonl")
+    assert [entry.text for entry in packed] == ["clip 0", "clip 1", "clip 2"]
+    assert all(entry.audio_filepath.suffix == ".opus" and abs(entry.duration - 1.0) < 0.01 for entry in packed)
+    with zipfile.ZipFile(out.with_suffix(".zip")) as archive:
+        names = set(archive.namelist())
+    assert names == {"corpus.jsonl", *(entry.audio_filepath.relative_to(out).as_posix() for entry in packed)}
+

@@ -1,23 +1,39 @@
 #!/usr/bin/env bash
-# Train the default model on a rented GPU machine within a fixed time budget.
+# Train or fine-tune on a rented GPU machine within a fixed time budget, and pack the result
+# into files small enough to bring back.
 #
-#   bash recipes/default_model/gpu_train.sh DATA_DIR OUT_DIR BUDGET_SECONDS
+#   bash recipes/default_model/gpu_train.sh CONFIG OUT_DIR BUDGET_SECONDS [KEY=VALUE ...]
 #
-# DATA_DIR holds the packed manifests (pack.py); one calibration epoch measures the speed, then
-# the real run gets as many epochs as fit in the budget, so that its cosine schedule completes.
+# The first epoch runs alone and measures the speed (validation included). The rest continues
+# from its model (init_from) with as many epochs as fit in the budget, so that its cosine
+# schedule completes. KEY=VALUE overrides (e.g. data.train_manifests=[...]) apply to both.
+# OUT_DIR gets the logs as they are written, then model.tar.part-* (split at 15 MB): the best
+# epoch (best/) and the average of the last epochs (average/), both fp16. Join the parts with
+# `cat OUT_DIR/model.tar.part-* | tar x`.
 set -euo pipefail
-data=$(realpath "$1"); out=$(realpath -m "$2"); budget=$3
+config=$(realpath "$1"); out=$(realpath -m "$2"); budget=$3; shift 3
 here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"  # asr from this checkout, installed or not
+work=${GPU_TRAIN_WORK:-/tmp/gpu_train}
 start=$(date +%s)
-mkdir -p "$out"
-manifests="data.train_manifests=[$data/train_real.jsonl,$data/synth.jsonl] data.valid_manifests=[$data/dev_lj.jsonl,$data/dev_libri.jsonl]"
-# shellcheck disable=SC2086
-python3 -m asr train "$here/config.yaml" $manifests epochs=1 output_dir=/tmp/calibrate log_every_steps=1000 2>&1 | grep -v "it/s" | tee "$out/calibrate.log"
-epoch_seconds=$(python3 -c "import csv; print(float(list(csv.DictReader(open('/tmp/calibrate/train_log.csv')))[-1]['seconds']))")
-left=$(( budget - ($(date +%s) - start) - 45 ))
-epochs=$(python3 -c "print(max(1, min(60, int($left / ($epoch_seconds * 1.05)))))")
-echo "calibration: ${epoch_seconds}s per epoch, ${left}s left -> $epochs epochs" | tee -a "$out/calibrate.log"
-# shellcheck disable=SC2086
-python3 -m asr train "$here/config.yaml" $manifests epochs="$epochs" output_dir=/tmp/exp 2>&1 | grep -v "it/s" | tee "$out/train.log"
-cp /tmp/exp/train_log.csv "$out/"
-echo "total $(( $(date +%s) - start ))s" | tee -a "$out/train.log"
+mkdir -p "$out" "$work"
+log() { echo "$*" | tee -a "$out/run.log"; }
+train() {  # train OUTPUT_DIR LOG EXTRA_OVERRIDES...
+    local dir=$1 name=$2; shift 2
+    python3 -m asr train "$config" "$@" output_dir="$dir" log_every_steps=1000 2>&1 | grep --line-buffered -v "it/s" | tee "$out/$name"
+}
+train "$work/first" first_epoch.log "$@" epochs=1
+epoch_seconds=$(python3 -c "import csv,sys; print(float(list(csv.DictReader(open(sys.argv[1])))[-1]['seconds']))" "$work/first/train_log.csv")
+reserve=40  # averaging, export and packing
+left=$(( budget - ($(date +%s) - start) - reserve ))
+epochs=$(python3 -c "print(max(1, int($left / ($epoch_seconds * 1.05))))")
+log "first epoch: ${epoch_seconds}s; ${left}s left -> $epochs more epochs"
+train "$work/rest" train.log "$@" epochs="$epochs" init_from="$work/first/last"
+cat "$work/first/train_log.csv" >> "$out/run.log"
+cp "$work/rest/train_log.csv" "$out/train_log.csv"
+python3 -m asr average "$work"/rest/epochs/* -o "$work/average_fp32" | tee -a "$out/run.log"
+python3 "$here/export.py" "$work/rest/best" "$work/pack/best" | tee -a "$out/run.log"
+python3 "$here/export.py" "$work/average_fp32" "$work/pack/average" | tee -a "$out/run.log"
+(cd "$work/pack" && tar cf - best average) | split -b 15000000 - "$out/model.tar.part-"
+log "total $(( $(date +%s) - start ))s"

@@ -5,15 +5,19 @@
 #
 # Stages (each can be rerun; each skips work that is already done):
 #   1  real-speech manifests from ../shared/data, dev sets held out       (prepare.py)
-#   2  synthetic corpora (recipes/synth): 4 h espeak-ng + flite (data/synth), and 10 h with
-#      the neural voices hibari and Piper as well (data/synth_v1)
-#   3  train on data/synth + real speech (config.yaml; resumes from exp/checkpoint.pt), then
-#      continue on data/synth_v1 + real speech with augmentation (config_finetune.yaml -> exp_ft)
-#   4  export exp_ft/best into asr/default_model as fp16                   (export.py)
+#   2  synthetic corpora (recipes/synth): 4 h espeak-ng + flite (data/synth), 10 h with the
+#      neural voices hibari and Piper as well (data/synth_v1), and 4 h that adds festival,
+#      pico and MBROLA voices (data/synth_v2)
+#   3  train on data/synth + real speech (config.yaml; resumes from exp/checkpoint.pt), continue
+#      on data/synth_v1 (config_finetune.yaml -> exp_ft), then twice on a GPU: config_v2.yaml
+#      (-> exp_v2, last epochs averaged) and config_v2b.yaml with synth_v2 (-> exp_v2b/average)
+#   4  export exp_v2b/average into asr/default_model as fp16                (export.py)
 #   5  score the exported model on every dev set                           (asr evaluate)
-# Needs: apt-get install espeak-ng flite sox, pip install -e ".[synth]" (stage 2).
-# Run times: see RESULTS.md (stage 3's first half took 3.5 min on an H200, its second half
-# about 75 min on a 2-core CPU).
+# Needs: apt-get install espeak-ng flite sox festival festvox-kallpc16k festvox-kdlpc16k
+# festvox-us-slt-hts, and with contrib/non-free festvox-rablpc16k festvox-don libttspico-utils
+# mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1; pip install -e ".[synth]" (stage 2).
+# Run times: see RESULTS.md (3.5 min on an H200 for config.yaml, about 75 min on a 2-core CPU
+# for config_finetune.yaml, 8 and 3 min on an H200 for config_v2.yaml and config_v2b.yaml).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -40,13 +44,20 @@ if run_stage 2; then
     python3 "$root/recipes/synth/generate.py" --out data/synth --hours 4 --format opus --seed 0 $held_out
     # shellcheck disable=SC2086
     python3 "$root/recipes/synth/generate.py" --out data/synth_v1 --hours 10 --format flac --seed 1 --engines espeak-ng,flite,hibari,piper $held_out
+    # shellcheck disable=SC2086
+    python3 "$root/recipes/synth/generate.py" --out data/synth_v2 --hours 4 --format flac --seed 2 \
+        --engines espeak-ng,flite,festival,pico,mbrola,hibari,piper $held_out
 fi
 if run_stage 3; then
     python3 -m asr train config.yaml device="$device"
     python3 -m asr train config_finetune.yaml device="$device"
+    python3 -m asr train config_v2.yaml device="$device"
+    python3 -m asr average exp_v2/epochs/* -o exp_v2/average
+    python3 -m asr train config_v2b.yaml device="$device"
+    python3 -m asr average exp_v2b/epochs/* -o exp_v2b/average
 fi
 if run_stage 4; then
-    python3 export.py exp_ft/best "$root/asr/default_model"
+    python3 export.py exp_v2b/average "$root/asr/default_model"
 fi
 if run_stage 5; then
     python3 -m asr evaluate --model "$root/asr/default_model" data/dev_lj.jsonl data/dev_libri.jsonl data/dev_fsdd.jsonl

