@@ -143,8 +143,9 @@ def test_pack_caps_engine_hours_and_zips_the_folder(tmp_path: Path) -> None:
         rows.append({"audio_filepath": f"audio/{n}.flac", "duration": 1.0, "text": f"clip {n}", "engine": engine})
     (source / "manifest.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     out = tmp_path / "packed"
-    # hibari capped at 1.5 s: its first two clips are kept (the second crosses the cap), not the third.
     command = [sys.executable, str(ROOT / "recipes" / "default_model" / "pack.py"), str(source / "manifest.jsonl"), "--out", str(out)]
+    assert subprocess.run(command, capture_output=True).returncode == 0  # all five: files the zip must leave out later
+    # hibari capped at 1.5 s: its first two clips are kept (the second crosses the cap), not the third.
     result = subprocess.run([*command, "--zip", "--engine-hours", f"hibari={1.5 / 3600}", "flite=0"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     packed = read_manifest(out / "corpus.jsonl")
@@ -153,4 +154,24 @@ def test_pack_caps_engine_hours_and_zips_the_folder(tmp_path: Path) -> None:
     with zipfile.ZipFile(out.with_suffix(".zip")) as archive:
         names = set(archive.namelist())
     assert names == {"corpus.jsonl", *(entry.audio_filepath.relative_to(out).as_posix() for entry in packed)}
+
+
+def test_synth_generator_still_plans_the_clips_of_an_existing_corpus(tmp_path: Path) -> None:
+    """Clips 0-9 of the default model's synth_v1 corpus (--seed 1, four engines, every voice
+    installed) as its manifest lists them: new engines must not change the plans of old corpora,
+    or resuming and regenerating them would give other audio."""
+    generate = load_generator()
+    import synth_classic
+
+    inventory = generate.Inventory(synth_classic.ESPEAK_VOICES, synth_classic.ESPEAK_VARIANTS, synth_classic.FLITE_VOICES, ("hibari", "piper"))
+    engines = ("espeak-ng", "flite", "hibari", "piper")
+    plans = [generate.plan_clip(i, "X", 1, engines, inventory, tmp_path, "flac") for i in (0, 2, 3, 5, 7, 9)]
+    assert [(p.engine, p.voice, p.effect) for p in plans] == [
+        ("hibari", "heart+29c", "brown-noise"),
+        ("espeak-ng", "en-us-nyc+f2", "none"),
+        ("espeak-ng", "en-gb-scotland+steph", "brown-noise"),
+        ("piper", "joe-161c", "reverb"),
+        ("piper", "joe+147c", "none"),
+        ("flite", "rms", "none"),
+    ]
 

@@ -15,13 +15,17 @@ config=$(realpath "$1"); out=$(realpath -m "$2"); budget=$3; shift 3
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"  # asr from this checkout, installed or not
-work=${GPU_TRAIN_WORK:-/tmp/gpu_train}
+# A fresh work folder: a run left in a fixed one would be resumed (and nothing trained).
+work=${GPU_TRAIN_WORK:-$(mktemp -d /tmp/gpu_train.XXXXXX)}
 start=$(date +%s)
 mkdir -p "$out" "$work"
 log() { echo "$*" | tee -a "$out/run.log"; }
 train() {  # train OUTPUT_DIR LOG EXTRA_OVERRIDES...
     local dir=$1 name=$2; shift 2
-    python3 -m asr train "$config" "$@" output_dir="$dir" log_every_steps=1000 2>&1 | grep --line-buffered -v "it/s" | tee "$out/$name"
+    # The progress bar redraws its line with carriage returns: each becomes a line end, and the
+    # bar's lines are dropped, so that the epoch lines it shares a line with survive.
+    python3 -m asr train "$config" "$@" output_dir="$dir" log_every_steps=1000 2>&1 \
+        | sed -u 's/\r/\n/g' | grep --line-buffered -v -e "it/s" -e "s/it" | tee "$out/$name"
 }
 train "$work/first" first_epoch.log "$@" epochs=1
 epoch_seconds=$(python3 -c "import csv,sys; print(float(list(csv.DictReader(open(sys.argv[1])))[-1]['seconds']))" "$work/first/train_log.csv")

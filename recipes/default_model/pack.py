@@ -6,11 +6,11 @@ Used to carry a training corpus to a rented GPU machine with a small upload limi
 
 Each manifest keeps its name (a generator's DIR/manifest.jsonl becomes DIR.jsonl); audio lands in
 OUT/audio/<manifest stem>/<n>.opus (16 kHz mono, about 12 kbit/s at the default level) and paths
-are relative to OUT. `--engine-hours piper=2.5` keeps at most that many hours of a synthetic
+are relative to OUT. `--engine-hours piper=2.5` keeps about that many hours of a synthetic
 manifest's clips of one engine (its `engine` field), in manifest order, to fit a corpus into an
-upload limit. `--zip` also stores the whole folder in OUT.zip (no compression: Opus does not
-shrink): one file instead of thousands of small ones, whose disk blocks count against such a
-limit."""
+upload limit. `--zip` also stores OUT's manifests and the audio they list in OUT.zip (no
+compression: Opus does not shrink): one file instead of thousands of small ones, whose disk
+blocks count against such a limit."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def encode(job: tuple[str, str, float]) -> tuple[str, float]:
 
 
 def select_rows(rows: list[dict[str, object]], engine_hours: dict[str, float]) -> list[dict[str, object]]:
-    """Rows in order, with each capped engine's clips kept only while its total is under the cap."""
+    """Rows in order; a capped engine's clips are kept while its total so far is under the cap
+    (so the last one kept may pass it by one clip's length)."""
     left = {engine: hours * 3600 for engine, hours in engine_hours.items()}
     kept = []
     for row in rows:
@@ -52,13 +53,26 @@ def select_rows(rows: list[dict[str, object]], engine_hours: dict[str, float]) -
     return kept
 
 
-def zip_folder(folder: Path) -> Path:
-    """folder/* -> folder.zip, stored, paths relative to the folder (unzip it anywhere)."""
+def engine_cap(value: str) -> tuple[str, float]:
+    """'piper=2.5' -> ('piper', 2.5)."""
+    engine, _, hours = value.partition("=")
+    try:
+        return engine, float(hours)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected ENGINE=HOURS, got {value!r}") from None
+
+
+def zip_folder(folder: Path, manifests: list[Path]) -> Path:
+    """The manifests and the audio they list -> folder.zip, stored, paths relative to the folder
+    (unzip it anywhere). Files of earlier packs into the same folder that no manifest lists stay out."""
     target = folder.with_suffix(".zip")
     with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as archive:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                archive.write(path, path.relative_to(folder).as_posix())
+        for manifest in manifests:
+            archive.write(manifest, manifest.relative_to(folder).as_posix())
+            for line in manifest.read_text().splitlines():
+                if line.strip():
+                    audio = json.loads(line)["audio_filepath"]
+                    archive.write(folder / audio, audio)
     return target
 
 
@@ -69,9 +83,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--level", type=float, default=OPUS_LEVEL, help=f"Opus compression level, 0-1 (default {OPUS_LEVEL})")
     parser.add_argument("--zip", action="store_true", help="also write OUT.zip holding the whole folder")
-    parser.add_argument("--engine-hours", nargs="*", default=[], metavar="ENGINE=HOURS", help="keep at most HOURS of ENGINE's clips")
+    parser.add_argument("--engine-hours", nargs="+", type=engine_cap, default=[], metavar="ENGINE=HOURS", help="keep about HOURS of ENGINE's clips")
     args = parser.parse_args()
-    engine_hours = {item.split("=")[0]: float(item.split("=")[1]) for item in args.engine_hours}
+    engine_hours = dict(args.engine_hours)
     for manifest in args.manifests:
         name = f"{manifest.parent.name}.jsonl" if manifest.name == "manifest.jsonl" else manifest.name
         rows = select_rows([json.loads(line) for line in manifest.read_text().splitlines() if line.strip()], engine_hours)
@@ -91,7 +105,7 @@ def main() -> None:
         hours = sum(duration for _, duration in results) / 3600
         print(f"{manifest} -> {args.out / name}: {len(rows)} clips, {hours:.2f} h")
     if args.zip:
-        target = zip_folder(args.out)
+        target = zip_folder(args.out, sorted(args.out.glob("*.jsonl")))
         print(f"{target}: {target.stat().st_size / 1e6:.1f} MB")
 
 

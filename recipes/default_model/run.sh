@@ -16,8 +16,11 @@
 # Needs: apt-get install espeak-ng flite sox festival festvox-kallpc16k festvox-kdlpc16k
 # festvox-us-slt-hts, and with contrib/non-free festvox-rablpc16k festvox-don libttspico-utils
 # mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1; pip install -e ".[synth]" (stage 2).
-# Run times: see RESULTS.md (3.5 min on an H200 for config.yaml, about 75 min on a 2-core CPU
-# for config_finetune.yaml, 8 and 3 min on an H200 for config_v2.yaml and config_v2b.yaml).
+# Run times: see RESULTS.md (3.5 min on an H200 for config.yaml, about 70 min on a 2-core CPU
+# for config_finetune.yaml, 8 and 3 min on an H200 for config_v2.yaml and config_v2b.yaml on
+# subsets of 6.9 and 6.7 h; on the whole corpora, 12 and 16 h, expect about twice as long).
+# config_v2*.yaml load data with 14 processes, for a GPU machine's cores: on a small CPU-only
+# machine add data.num_workers=2 to those asr train lines.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)

@@ -96,7 +96,8 @@ def load_classic_inventory(engines: Sequence[str], neural: tuple[str, ...] = ())
     espeak = variants = flite = festival = pico = mbrola = ()
     if "espeak-ng" in engines:
         espeak = _wanted("espeak-ng", ESPEAK_VOICES, installed_espeak_voices())
-        variants = tuple(v for v in ESPEAK_VARIANTS if v in installed_espeak_variants())
+        installed_variants = installed_espeak_variants()
+        variants = tuple(v for v in ESPEAK_VARIANTS if v in installed_variants)
     if "flite" in engines:
         flite = _wanted("flite", FLITE_VOICES, installed_flite_voices())
     if "festival" in engines:
