@@ -175,3 +175,30 @@ def test_synth_generator_still_plans_the_clips_of_an_existing_corpus(tmp_path: P
         ("flite", "rms", "none"),
     ]
 
+
+def test_synth_generator_plans_kokoro_voices_and_blends_their_styles(tmp_path: Path) -> None:
+    generate = load_generator()
+    import numpy as np
+    import synth_neural
+
+    voices_dir = tmp_path / "voices"
+    voices_dir.mkdir()
+    for n, name in enumerate(["af_bella", "af_sky", "bm_george", "bm_lewis", "am_adam"]):
+        np.full((510, 256), n, dtype=np.float32).tofile(voices_dir / f"{name}.bin")
+    (voices_dir / "jf_alpha.bin").write_bytes(b"")  # a Japanese voice: not listed
+    voices = synth_neural.kokoro_voices(voices_dir)
+    assert voices == ("af_bella", "af_sky", "am_adam", "bm_george", "bm_lewis")
+    inventory = generate.Inventory((), (), (), ("kokoro",), kokoro_voices=voices)
+    plans = [generate.plan_clip(i, "A B", 0, ("kokoro",), inventory, tmp_path, "flac") for i in range(300)]
+    blends = [p.voice for p in plans if "+" in p.voice]
+    assert 100 < len(blends) < 200 and all(p.pitch_cents == 0 for p in plans)
+    for label in blends:  # two voices of one accent and sex, the second's share 0.2-0.5
+        first, rest = label.split("+")
+        second, share = rest.split("@")
+        assert first != second and first[:2] == second[:2] and 0.2 <= float(share) <= 0.5
+    assert {p.voice for p in plans if "+" not in p.voice} == set(voices)
+    # A style row is the mix of the two voices' rows (af_bella is all 0, af_sky all 1).
+    style = synth_neural.kokoro_style("af_bella+af_sky@0.30", 12, voices_dir)
+    assert style.shape == (1, 256) and np.allclose(style, 0.3)
+    assert np.allclose(synth_neural.kokoro_style("bm_lewis", 900, voices_dir), 3.0)
+

