@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from asr.data import read_manifest
 from asr.tokenizer import normalize_text
 
 
@@ -24,9 +25,10 @@ def words(text: str) -> list[str]:
 
 
 def transcripts(path: Path) -> Iterator[str]:
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            yield json.loads(line)["text"] if path.suffix == ".jsonl" else line
+    if path.suffix == ".jsonl":
+        yield from (entry.text for entry in read_manifest(path))
+    else:
+        yield from (line for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
 
 
 def ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:

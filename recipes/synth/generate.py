@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from asr.data import read_manifest
 from asr.tokenizer import normalize_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -159,12 +160,13 @@ def plan_clip(index: int, text: str, seed: int, engines: Sequence[str], inventor
         partners = kokoro_blend_partners(voice, inventory.kokoro_voices)
         if partners and rng.random() < KOKORO_BLEND_SHARE:
             voice = f"{voice}+{rng.choice(partners)}@{rng.uniform(0.2, 0.5):.2f}"
-    elif engine in ("festival", "pico"):
+    else:  # festival, pico, hibari, Piper: each voice made many by a sox pitch shift
         pitch_cents = rng.randint(-MAX_PITCH_CENTS, MAX_PITCH_CENTS)
-        voice = f"{rng.choice(inventory.festival_voices if engine == 'festival' else inventory.pico_voices)}{pitch_cents:+d}c"
-    else:
-        pitch_cents = rng.randint(-MAX_PITCH_CENTS, MAX_PITCH_CENTS)
-        voice = f"{'heart' if engine == 'hibari' else 'joe'}{pitch_cents:+d}c"
+        if engine in ("festival", "pico"):
+            name = rng.choice(inventory.festival_voices if engine == "festival" else inventory.pico_voices)
+        else:  # one voice each (no draw, so that older corpora keep their plans)
+            name = "heart" if engine == "hibari" else "joe"
+        voice = f"{name}{pitch_cents:+d}c"
     effect = rng.choice(EFFECTS) if rng.random() < EFFECT_SHARE else "none"
     amount = rng.uniform(20, 50) if effect == "reverb" else rng.uniform(15, 30)
     return ClipPlan(
@@ -330,12 +332,7 @@ def remove_orphans(audio_dir: Path, done: dict[int, float]) -> int:
 
 def held_out_texts(manifests: Sequence[str]) -> list[str]:
     """Transcripts of dev/test manifests, normalized like training targets (numbers spelled out)."""
-    texts = []
-    for manifest in manifests:
-        for line in Path(manifest).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                texts.append(f" {normalize_text(json.loads(line)['text'])} ")
-    return texts
+    return [f" {normalize_text(entry.text)} " for manifest in manifests for entry in read_manifest(manifest)]
 
 
 def is_held_out(piece: str, held_out: Sequence[str]) -> bool:
