@@ -202,3 +202,26 @@ def test_synth_generator_plans_kokoro_voices_and_blends_their_styles(tmp_path: P
     assert style.shape == (1, 256) and np.allclose(style, 0.3)
     assert np.allclose(synth_neural.kokoro_style("bm_lewis", 900, voices_dir), 3.0)
 
+
+@pytest.mark.parametrize("engine", ["espeak-ng", "flite", "festival", "pico", "mbrola", "hibari", "piper", "kokoro"])
+def test_synth_engine_renders_a_clip_when_installed(engine: str, tmp_path: Path) -> None:
+    """Each engine, with a voice from what is installed, through sox to a 16 kHz FLAC clip of
+    about the expected length (skipped where the engine is not installed)."""
+    import shutil
+
+    import soundfile as sf
+
+    generate = load_generator()
+    if shutil.which("sox") is None:
+        pytest.skip("sox is not installed")
+    try:
+        inventory = generate.load_inventory((engine,))
+    except (SystemExit, OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"{engine} is not installed ({exc})")
+    plan = generate.plan_clip(3, "THE LIBRARY WILL CLOSE EARLY ON FRIDAY", 0, (engine,), inventory, tmp_path, "flac")
+    plan, duration, error = generate.render_clip(plan)
+    assert error == "" and duration is not None, error
+    info = sf.info(plan.path)
+    assert info.samplerate == 16000 and info.channels == 1
+    assert 1.0 < duration < 6.0  # seven words
+
