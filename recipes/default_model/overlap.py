@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from asr.data import read_manifest
+from asr.data import read_manifest, read_rows
 from asr.tokenizer import normalize_text
 
 
@@ -47,7 +47,7 @@ def main() -> None:
         for text in transcripts(source):
             seen |= ngrams(words(text), args.ngram)
     kept, total = [], 0
-    for line in args.dev.read_text(encoding="utf-8").splitlines():
+    for line in read_rows(args.dev, "manifest"):
         if not line.strip():
             continue
         total += 1

@@ -23,6 +23,7 @@ from pathlib import Path
 import soundfile as sf
 
 from asr.audio import load_audio
+from asr.data import read_rows
 
 # libsndfile's compression level for Opus. At 16 kHz, 0.98 gives about 12 kbit/s and keeps the
 # band above 4 kHz (0.96 gives 17 kbit/s, 1.0 about 7.6 kbit/s and cuts at 4 kHz). Measured with
@@ -69,7 +70,7 @@ def zip_folder(folder: Path, manifests: list[Path]) -> Path:
     with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as archive:
         for manifest in manifests:
             archive.write(manifest, manifest.relative_to(folder).as_posix())
-            for line in manifest.read_text().splitlines():
+            for line in read_rows(manifest, "manifest"):
                 if line.strip():
                     audio = json.loads(line)["audio_filepath"]
                     archive.write(folder / audio, audio)
@@ -88,7 +89,7 @@ def main() -> None:
     engine_hours = dict(args.engine_hours)
     for manifest in args.manifests:
         name = f"{manifest.parent.name}.jsonl" if manifest.name == "manifest.jsonl" else manifest.name
-        rows = select_rows([json.loads(line) for line in manifest.read_text().splitlines() if line.strip()], engine_hours)
+        rows = select_rows([json.loads(line) for line in read_rows(manifest, "manifest") if line.strip()], engine_hours)
         folder = args.out / "audio" / Path(name).stem
         folder.mkdir(parents=True, exist_ok=True)
         jobs = []
