@@ -1,15 +1,16 @@
-"""Shared fixtures: the committed TTS clips, a tiny model trained on them once per session,
-and the location of ../shared/data (tests that need it skip when it is absent)."""
+"""Shared fixtures: the committed TTS clips, the tiny model overfit on them (committed, made by
+tests/fixtures/make_tiny_model.py), and the location of ../shared/data (tests that need it skip
+when it is absent)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from asr.train import train
-from asr.train_config import load_train_config
+from tests.fixtures.make_tiny_model import TINY_MODEL, train_tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEECH = ROOT / "tests" / "fixtures" / "speech"
@@ -25,7 +26,7 @@ def fixture_texts() -> dict[str, str]:
     return {row["audio_filepath"]: row["text"] for row in rows}
 
 
-# Small enough to overfit four clips in about a minute on two cores.
+# A model shape and schedule for short training runs in tests (resume, early stopping).
 TINY_OVERRIDES = [
     "epochs=300",
     "data.batch_size=4",
@@ -67,7 +68,13 @@ def write_config(directory: Path, manifest: Path, extra: str = "") -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model overfit on the four fixture clips; greedy decoding reproduces their text."""
-    directory = tmp_path_factory.mktemp("tiny")
-    config = load_train_config(write_config(directory, SPEECH_MANIFEST), TINY_OVERRIDES)
-    return train(config)
+    """A model overfit on the four fixture clips; greedy decoding reproduces their text. A copy
+    of the committed one (tests/fixtures/tiny_model), so that no test can change that."""
+    return Path(shutil.copytree(TINY_MODEL, tmp_path_factory.mktemp("tiny") / "model"))
+
+
+@pytest.fixture(scope="session")
+def trained_tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The best/ directory of a fresh run of the tiny model's recipe (one thread, so the same
+    weights whatever OMP_NUM_THREADS says), with its train_log.csv and epochs/ beside it."""
+    return train_tiny_model(tmp_path_factory.mktemp("trained"))
