@@ -8,7 +8,7 @@ import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -96,6 +96,26 @@ def to_mono(samples: npt.NDArray[np.floating[Any]] | npt.NDArray[np.integer[Any]
         return np.ascontiguousarray(array, dtype=np.float32)
 
 
+MAX_ARRAY_CHANNELS = 64  # an in-memory array's shorter axis is its channels when it is at most this long
+
+
+def frames_first(samples: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """An in-memory array as (frames,) or (frames, channels): a 2-D array may come either way
+    round ((channels, frames) is what torchaudio.load returns); its channels are the shorter
+    axis, which must be clearly shorter. Anything else is an AudioError."""
+    array = np.asarray(samples)
+    if array.ndim == 1 or (array.ndim == 2 and array.size == 0):
+        return array.reshape(-1)
+    if array.ndim != 2:
+        raise AudioError(None, f"expected audio of shape (frames,), (frames, channels) or (channels, frames), got {array.shape}")
+    rows, columns = array.shape
+    if min(rows, columns) > MAX_ARRAY_CHANNELS or (rows == columns and rows > 1):
+        raise AudioError(
+            None, f"cannot tell channels from frames in an array of shape {array.shape}: give (frames,), or 2-D with at most {MAX_ARRAY_CHANNELS} channels"
+        )
+    return array if columns <= rows else array.T
+
+
 def _check_finite(path: Path | None, block: FloatArray) -> None:
     if not np.isfinite(block).all():
         raise AudioError(path, "contains NaN or infinite samples")
@@ -105,11 +125,14 @@ def prepare_array(
     samples: npt.NDArray[np.floating[Any]] | npt.NDArray[np.integer[Any]],
     sample_rate: int,
     target_rate: int = SAMPLE_RATE,
+    layout: Literal["guess", "frames_first"] = "guess",
 ) -> FloatArray:
-    """Turn an in-memory array at any rate and channel count into float32 mono at target_rate."""
+    """Turn an in-memory array at any rate and channel count into float32 mono at target_rate.
+    A 2-D array may be (frames, channels) or (channels, frames) (see frames_first), unless
+    layout says it is (frames, channels), as soundfile reads it."""
     if sample_rate <= 0:
         raise AudioError(None, f"invalid sample rate {sample_rate}")
-    mono = to_mono(samples)
+    mono = to_mono(frames_first(samples) if layout == "guess" else samples)
     if mono.size == 0:
         raise AudioError(None, "contains no audio samples")
     _check_finite(None, mono)  # NaN stays NaN through resampling, but is cheaper to find first
@@ -144,6 +167,22 @@ def _load_with_librosa(path: Path, target_rate: int) -> FloatArray:
     return np.asarray(samples, dtype=np.float32)
 
 
+def _read_block(handle: sf.SoundFile, buffer: FloatArray, path: Path) -> tuple[FloatArray, AudioError | None]:
+    """The next frames, read into buffer, and the error that cut the read short, if any.
+    libsndfile has then already decoded the frames before the damage into buffer, and the
+    file position says how many there are: they are kept, not thrown away with the error."""
+    start = handle.tell()
+    try:
+        return handle.read(len(buffer), dtype="float32", always_2d=True, out=buffer), None
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        try:
+            decoded = min(max(handle.tell() - start, 0), len(buffer))
+        except (sf.LibsndfileError, RuntimeError):
+            decoded = 0
+        seconds = (start + decoded) / handle.samplerate
+        return buffer[:decoded], AudioError(path, f"corrupt or truncated audio data after {seconds:.2f} s ({exc})")
+
+
 def iter_audio_blocks(
     path: str | Path,
     target_rate: int = SAMPLE_RATE,
@@ -151,7 +190,8 @@ def iter_audio_blocks(
 ) -> Iterator[FloatArray]:
     """Yield the file as consecutive float32 mono blocks at target_rate.
 
-    Raises AudioError (naming the file) for every problem, also midway through a file."""
+    Raises AudioError (naming the file) for every problem, also midway through a file: then
+    after yielding every frame that could be decoded before the damage."""
     path = Path(path)
     _check_path(path)
     handle = _open_soundfile(path)
@@ -174,18 +214,14 @@ def iter_audio_blocks(
         resampler = None
         if handle.samplerate != target_rate:
             resampler = soxr.ResampleStream(handle.samplerate, target_rate, 1, dtype="float32", quality="HQ")
-        block_frames = _block_frames(block_seconds, handle.samplerate, handle.channels)
+        buffer = np.empty((_block_frames(block_seconds, handle.samplerate, handle.channels), handle.channels), dtype=np.float32)
         produced = 0
         frames_read = 0
         while True:
-            try:
-                raw = handle.read(block_frames, dtype="float32", always_2d=True)
-            except (sf.LibsndfileError, RuntimeError) as exc:
-                raise AudioError(path, f"corrupt or truncated audio data ({exc})") from exc
-            last = len(raw) < block_frames
+            raw, failure = _read_block(handle, buffer, path)
+            last = failure is not None or len(raw) < len(buffer)
             frames_read += len(raw)
             block = to_mono(raw)
-            del raw  # before the next read allocates its own
             _check_finite(path, block)
             if resampler is not None:
                 block = resampler.resample_chunk(block, last=last).astype(np.float32)
@@ -193,6 +229,8 @@ def iter_audio_blocks(
             if block.size:
                 produced += block.size
                 yield block
+            if failure is not None:
+                raise failure  # after the frames decoded before the damage
             if last:
                 break
         if produced == 0:

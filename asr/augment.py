@@ -162,7 +162,7 @@ def read_noise_segment(path: Path, num_samples: int, sample_rate: int, rng: np.r
             start = int(rng.integers(0, max(1, handle.frames - wanted + 1)))
             handle.seek(start)
             raw = handle.read(wanted, dtype="float32", always_2d=True)
-            return prepare_array(raw, handle.samplerate, sample_rate)
+            return prepare_array(raw, handle.samplerate, sample_rate, layout="frames_first")
     except (sf.LibsndfileError, RuntimeError, AudioError) as exc:
         raise AudioError(path, f"unreadable noise file ({exc})") from exc
 

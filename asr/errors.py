@@ -44,3 +44,11 @@ class MissingDependencyError(AsrError):
 
 class CheckpointError(AsrError):
     """A training checkpoint could not be written (e.g. the disk is full) or read back."""
+
+
+class DeviceError(AsrError):
+    """A device name that torch does not know, or a device this machine does not have."""
+
+
+class UsageError(AsrError):
+    """Command-line options that cannot work together, or inputs a command cannot use as given."""

@@ -19,6 +19,7 @@ from asr.audio import FloatArray, iter_audio_blocks, prepare_array
 from asr.config import from_dict
 from asr.constants import CONTEXT_SECONDS, CUT_SEARCH_SECONDS, SILENCE_PEAK, WINDOW_SECONDS
 from asr.decoding import DecoderOptions, Decoding, GreedyStream
+from asr.device import resolve_device
 from asr.errors import AudioError, ModelError
 from asr.features import LogMel
 from asr.inference import InferenceModel, Quantization
@@ -93,6 +94,8 @@ def plan_windows(blocks: Iterable[FloatArray], unit: int, window: int, context: 
             else:
                 pieces.append(block)
                 buffered += block.size
+        if not pieces:
+            return  # an empty stream
         buf = np.concatenate(pieces) if len(pieces) != 1 else pieces[0]
         pieces = [buf]
         available_end = buf_start + buffered
@@ -148,6 +151,22 @@ def release_freed_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+class ReadUntilFailure:
+    """The blocks of an audio stream up to where reading it fails. The failure is kept, to be
+    raised once everything read before it is transcribed: the .partial output of a truncated
+    recording then holds all that could be decoded, not only the windows finished before."""
+
+    def __init__(self, blocks: Iterable[FloatArray]) -> None:
+        self._blocks = blocks
+        self.failure: AudioError | None = None
+
+    def __iter__(self) -> Iterator[FloatArray]:
+        try:
+            yield from self._blocks
+        except AudioError as exc:
+            self.failure = exc
 
 
 def clamp_word(word: Word, duration: float) -> Word:
@@ -316,18 +335,21 @@ class Recognizer:
         later audio is still being read, so a long recording's transcript can be written as it
         grows; a beam search needs all the audio first and hands them over at the end."""
         if isinstance(audio, (str, Path)):
-            blocks: Iterable[FloatArray] = iter_audio_blocks(audio, self.sample_rate)
+            blocks = ReadUntilFailure(iter_audio_blocks(audio, self.sample_rate))
         else:
             if sample_rate is None:
                 raise AudioError(None, "sample_rate is required when transcribing an array")
-            blocks = [prepare_array(audio, sample_rate, self.sample_rate)]
+            blocks = ReadUntilFailure([prepare_array(audio, sample_rate, self.sample_rate)])
         if options.decoder.method != "greedy":
             transcript = self.decode(*self.log_probs(blocks, options, progress), options.decoder)
             if on_segment is not None:
                 for segment in transcript.segments:
                     on_segment(segment)
-            return transcript
-        return self._transcribe_greedy(blocks, options, progress, on_segment)
+        else:
+            transcript = self._transcribe_greedy(blocks, options, progress, on_segment)
+        if blocks.failure is not None:
+            raise blocks.failure  # on_segment has had everything read before it
+        return transcript
 
     def _transcribe_greedy(
         self,
@@ -369,8 +391,7 @@ def load_model(path: str | Path | None = None, device: str = "cpu", quantize: Qu
     quantize="int8" runs the LSTM and output layers with int8 weights (CPU only), "bf16" the
     whole network in bfloat16; both are faster and slightly less accurate (see README's "Speed
     and deployment")."""
-    if device == "auto":
-        device = "cpu" if quantize == "int8" or not torch.cuda.is_available() else "cuda"
+    device = resolve_device(device, cpu_only=quantize == "int8")
     if quantize == "int8" and torch.device(device).type != "cpu":  # checked before loading onto the device
         raise ValueError(f"{quantize} quantization runs on the CPU only, not on {device}")
     return Recognizer(load_model_dir(path or DEFAULT_MODEL_DIR, device), device, quantize)

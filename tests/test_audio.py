@@ -114,6 +114,20 @@ def test_truncated_flac_is_an_audio_error(tmp_path: Path) -> None:
     assert str(path) in str(info.value)
 
 
+def test_frames_decoded_before_damage_come_out_before_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "cut.flac"
+    samples = np.clip(0.3 * np.random.default_rng(0).standard_normal(16000 * 30), -1, 1).astype(np.float32)
+    sf.write(path, samples, 16000, subtype="PCM_16")
+    path.write_bytes(path.read_bytes()[: int(path.stat().st_size * 0.6)])
+    blocks = []
+    with pytest.raises(AudioError, match="truncated audio data after"):
+        for block in iter_audio_blocks(path, block_seconds=20.0):
+            blocks.append(block)
+    got = np.concatenate(blocks)
+    assert 16000 * 15 < got.size < 16000 * 20  # what the failing first read decoded before the damage
+    np.testing.assert_allclose(got, samples[: got.size], atol=1 / 32768)
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read files without read permission")
 def test_unreadable_file(tmp_path: Path) -> None:
     path = tmp_path / "secret.wav"

@@ -52,6 +52,10 @@ def test_windows_tile_the_audio_without_gaps_or_overlap(total: int) -> None:
     assert position * unit >= total
 
 
+def test_an_empty_stream_has_no_windows() -> None:
+    assert list(plan_windows([], 640, window=640 * 500, context=640 * 25, search=640 * 100)) == []
+
+
 def test_api_transcribes_arrays_at_any_rate(tiny_model_dir: Path) -> None:
     recognizer = asr.load_model(tiny_model_dir)
     audio = load_audio(SPEECH / "espeak_us_cat.flac")
@@ -63,6 +67,33 @@ def test_api_transcribes_arrays_at_any_rate(tiny_model_dir: Path) -> None:
     assert result.duration == pytest.approx(audio.size / 16000, abs=0.01)
     with pytest.raises(AudioError, match="sample_rate"):
         recognizer.transcribe(audio)
+
+
+def test_api_takes_channels_first_arrays_and_refuses_ambiguous_ones(tiny_model_dir: Path) -> None:
+    """torchaudio.load gives (channels, frames): the shape tells which axis is which."""
+    recognizer = asr.load_model(tiny_model_dir)
+    audio = load_audio(SPEECH / "espeak_us_cat.flac")
+    for layout in (audio[None, :], np.stack([audio, audio]), np.stack([audio, audio], axis=1), torch.from_numpy(audio)[None, :]):
+        result = recognizer.transcribe(layout, sample_rate=16000)  # type: ignore[arg-type]
+        assert result.text == "the cat sat on the mat"
+        assert result.duration == pytest.approx(audio.size / 16000, abs=0.01)
+    for shape in [(4, 4), (100, 200), (2, 3, 4)]:
+        with pytest.raises(AudioError, match="shape"):
+            recognizer.transcribe(np.zeros(shape, dtype=np.float32), sample_rate=16000)
+
+
+def test_everything_decoded_before_damage_is_transcribed(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """A FLAC file cut off part way: the segments handed over reach the damage, then the error comes."""
+    audio, _ = speech_sequence(repeats=12)  # 120 s: two 60 s reads
+    path = tmp_path / "cut.flac"
+    sf.write(path, audio, 16000)
+    path.write_bytes(path.read_bytes()[: int(path.stat().st_size * 0.8)])
+    segments: list[Segment] = []
+    with pytest.raises(AudioError, match=r"after (\d+\.\d+) s") as info:
+        asr.load_model(tiny_model_dir).transcribe(path, on_segment=segments.append)
+    decodable = float(str(info.value).split("after ")[1].split(" s")[0])
+    assert 0.7 < decodable / (audio.size / 16000) < 0.9
+    assert segments[-1].end > decodable - 3
 
 
 class ToneReader(torch.nn.Module):
