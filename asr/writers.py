@@ -7,10 +7,10 @@ import hashlib
 import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from asr.fileio import atomic_write_bytes
 from asr.results import Segment, Transcript
@@ -60,19 +60,21 @@ class ResultWriter(ABC):
     def render(self, transcript: Transcript) -> str: ...
 
 
+Cue = tuple[float, float, str]  # start, end, text (one line, or two for subtitles)
+
+
 class LineWriter(ResultWriter):
-    """A line format (txt, srt, vtt, tsv): a header and one cue per segment, so it can also be
-    written as segments arrive."""
+    """A line format (txt, srt, vtt, tsv): a header and one cue per segment (subtitles: one or
+    more), so it can also be written as segments arrive."""
 
     def render(self, transcript: Transcript) -> str:
-        lines = [line for segment in transcript.segments if (line := self.cue_line(segment))]
-        return self.header() + "".join(self.cue(index, start, end, text) for index, (start, end, text) in enumerate(lines, start=1))
+        cues = [cue for segment in transcript.segments for cue in self.cues(segment)]
+        return self.header() + "".join(self.cue(index, start, end, text) for index, (start, end, text) in enumerate(cues, start=1))
 
-    @staticmethod
-    def cue_line(segment: Segment) -> tuple[float, float, str] | None:
-        """(start, end, one-line text) of a segment, or None when it has no text left."""
+    def cues(self, segment: Segment) -> list[Cue]:
+        """The cues of a segment: its text on one line, or none when it has no text left."""
         text = one_line(segment.text)
-        return (segment.start, segment.end, text) if text else None
+        return [(segment.start, segment.end, text)] if text else []
 
     def header(self) -> str:
         return ""
@@ -80,6 +82,73 @@ class LineWriter(ResultWriter):
     @abstractmethod
     def cue(self, index: int, start: float, end: float, text: str) -> str:
         """The text of cue number `index` (from 1), including what separates it from the last."""
+
+
+# Subtitle conventions (e.g. the BBC's and Netflix's guidelines): about 42 characters a line,
+# at most two lines on screen at once.
+SUBTITLE_LINE_CHARS = 42
+SUBTITLE_CUE_LINES = 2
+
+TimedToken = tuple[str, float, float]  # one word of a cue's text, with its start and end
+
+
+def timed_tokens(segment: Segment) -> list[TimedToken]:
+    """The words of a segment's text with their times: from its Words when they spell the text,
+    else spread over the segment in proportion to their length."""
+    tokens = one_line(segment.text).split(" ") if one_line(segment.text) else []
+    from_words = [(token, w.start, w.end) for w in segment.words for token in one_line(w.text).split(" ") if token]
+    if [token for token, _, _ in from_words] == tokens:
+        return from_words
+    total = sum(len(token) + 1 for token in tokens)
+    span, done, timed = segment.end - segment.start, 0, []
+    for token in tokens:
+        start = segment.start + span * done / total
+        done += len(token) + 1
+        timed.append((token, start, segment.start + span * done / total))
+    return timed
+
+
+def _length(tokens: list[TimedToken]) -> int:
+    return sum(len(token) for token, _, _ in tokens) + len(tokens) - 1
+
+
+def _balanced_lines(tokens: list[TimedToken], line_chars: int) -> str:
+    """A cue's words on one line when they fit, else on two lines as even as the limit allows."""
+    if _length(tokens) <= line_chars or len(tokens) == 1:
+        return " ".join(token for token, _, _ in tokens)
+
+    def longer_line(cut: int) -> int:
+        first, second = _length(tokens[:cut]), _length(tokens[cut:])
+        fits = (first <= line_chars or cut == 1) and (second <= line_chars or cut == len(tokens) - 1)
+        return max(first, second) if fits else 10**9
+
+    cut = min(range(1, len(tokens)), key=longer_line)
+    return " ".join(t for t, _, _ in tokens[:cut]) + "\n" + " ".join(t for t, _, _ in tokens[cut:])
+
+
+def subtitle_cues(segment: Segment, line_chars: int = SUBTITLE_LINE_CHARS) -> list[Cue]:
+    """A segment as cues of at most two lines (SUBTITLE_CUE_LINES) of at most `line_chars`
+    characters (a longer word gets a line of its own), split at word times."""
+    groups: list[list[TimedToken]] = []
+    line_count, line_length = 0, 0
+    for token in timed_tokens(segment):
+        if groups and line_length and line_length + 1 + len(token[0]) <= line_chars:
+            groups[-1].append(token)
+            line_length += 1 + len(token[0])
+            continue
+        if not groups or line_count == SUBTITLE_CUE_LINES:
+            groups.append([])
+            line_count = 0
+        groups[-1].append(token)
+        line_count, line_length = line_count + 1, len(token[0])
+    return [(group[0][1], group[-1][2], _balanced_lines(group, line_chars)) for group in groups]
+
+
+class SubtitleWriter(LineWriter):
+    """srt and vtt: long segments become several cues of at most two short lines."""
+
+    def cues(self, segment: Segment) -> list[Cue]:
+        return subtitle_cues(segment)
 
 
 NAME_MAX_BYTES = 255  # longest file name on common file systems
@@ -111,16 +180,15 @@ class ResultStream:
         writer = self.writer
         if not isinstance(writer, LineWriter):
             return  # other formats are written whole, at the end
-        line = writer.cue_line(segment)
-        if line is None:
-            return
-        self._cues += 1
-        if self._file is None:
-            self.partial.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.partial.open("w", encoding="utf-8", newline="\n")
-            self._file.write(writer.header())
-        self._file.write(writer.cue(self._cues, *line))
-        self._file.flush()
+        for cue in writer.cues(segment):
+            self._cues += 1
+            if self._file is None:
+                self.partial.parent.mkdir(parents=True, exist_ok=True)
+                self._file = self.partial.open("w", encoding="utf-8", newline="\n")
+                self._file.write(writer.header())
+            self._file.write(writer.cue(self._cues, *cue))
+        if self._file is not None:
+            self._file.flush()
 
     def close(self, transcript: Transcript) -> Path:
         """Write the finished transcript and drop the partial file."""
@@ -140,7 +208,11 @@ class ResultStream:
         return self.partial
 
 
-def feed_all(streams: list[ResultStream]) -> Callable[[Segment], None]:
+class SegmentSink(Protocol):
+    def add(self, segment: Segment) -> None: ...
+
+
+def feed_all(streams: Sequence[SegmentSink]) -> Callable[[Segment], None]:
     """A segment callback (for Recognizer.transcribe's on_segment) that adds to every stream."""
 
     def add(segment: Segment) -> None:
@@ -150,11 +222,49 @@ def feed_all(streams: list[ResultStream]) -> Callable[[Segment], None]:
     return add
 
 
+class StdoutStream:
+    """A transcript written to a text stream (stdout) instead of a file: a line format cue by
+    cue as segments arrive, each line after `prefix`; other formats whole, at the end."""
+
+    def __init__(self, writer: ResultWriter, write: Callable[[str], None], prefix: str = "") -> None:
+        self.writer, self.write, self.prefix = writer, write, prefix
+        self._cues = 0
+
+    def add(self, segment: Segment) -> None:
+        writer = self.writer
+        if not isinstance(writer, LineWriter):
+            return
+        for cue in writer.cues(segment):
+            if self._cues == 0 and writer.header():
+                self.write(writer.header())
+            self._cues += 1
+            self.write("".join(self.prefix + line + "\n" for line in writer.cue(self._cues, *cue).split("\n")[:-1]))
+
+    def close(self, transcript: Transcript) -> None:
+        if not isinstance(self.writer, LineWriter):
+            self.write(self.writer.render(transcript))
+        elif self._cues == 0 and self.writer.header():
+            self.write(self.writer.header())
+
+    def abort(self) -> None:
+        """Nothing to keep: what was written is already out."""
+
+
 class TxtWriter(LineWriter):
     extension = "txt"
 
     def cue(self, index: int, start: float, end: float, text: str) -> str:
         return text + "\n"
+
+
+class TimedTxtWriter(LineWriter):
+    """One segment a line after its times, as whisper's command line prints them:
+    '[00:01.000 --> 00:04.500] text'."""
+
+    extension = "txt"
+
+    def cue(self, index: int, start: float, end: float, text: str) -> str:
+        return f"[{format_timestamp(start)} --> {format_timestamp(end)}] {text}\n"
 
 
 class JsonWriter(ResultWriter):
@@ -164,7 +274,7 @@ class JsonWriter(ResultWriter):
         return json.dumps(asdict(transcript), ensure_ascii=False, indent=2) + "\n"
 
 
-class SrtWriter(LineWriter):
+class SrtWriter(SubtitleWriter):
     extension = "srt"
 
     def cue(self, index: int, start: float, end: float, text: str) -> str:
@@ -172,7 +282,7 @@ class SrtWriter(LineWriter):
         return f"{gap}{index}\n{format_timestamp(start, ',', always_hours=True)} --> {format_timestamp(end, ',', always_hours=True)}\n{text}\n"
 
 
-class VttWriter(LineWriter):
+class VttWriter(SubtitleWriter):
     extension = "vtt"
 
     def header(self) -> str:

@@ -9,9 +9,9 @@ import pytest
 from asr.results import Word, make_transcript
 from asr.writers import LineWriter, format_timestamp, get_writers
 
-SRT_CUE = re.compile(r"(\d+)\n(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(\d{3})\n(.+)\n")
+SRT_CUE = re.compile(r"(\d+)\n(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(\d{3})\n(.+(?:\n.+)?)\n")
 VTT_TIME = r"(?:(\d\d):)?(\d\d):(\d\d)\.(\d{3})"
-VTT_CUE = re.compile(rf"{VTT_TIME} --> {VTT_TIME}\n(.+)\n")
+VTT_CUE = re.compile(rf"{VTT_TIME} --> {VTT_TIME}\n(.+(?:\n.+)?)\n")  # one or two lines of text
 
 
 def _seconds(h: str | None, m: str, s: str, ms: str) -> float:
@@ -19,6 +19,7 @@ def _seconds(h: str | None, m: str, s: str, ms: str) -> float:
 
 
 def parse_srt(text: str) -> list[tuple[float, float, str]]:
+    """(start, end, text) of each cue; a two-line cue's lines joined by a newline."""
     cues = []
     for block in text.strip().split("\n\n"):
         match = SRT_CUE.fullmatch(block + "\n")
@@ -125,3 +126,56 @@ def test_partial_file_names_stay_within_name_max(tmp_path: Path) -> None:
     assert len(partial_path(long_a).name.encode()) <= 255 and partial_path(long_a).name.endswith(".partial")
     assert partial_path(long_a) != partial_path(long_b)
     partial_path(long_a).write_text("fits")
+
+
+def long_segment_transcript():  # type: ignore[no-untyped-def]
+    """One 9-second segment of 158 characters, as fast speech without a pause gives."""
+    text = "so the committee met again on tuesday and after a long discussion about the budget they decided to postpone the vote until the next meeting in early december."
+    words = [Word(word, 0.3 * i, 0.3 * i + 0.25, 0.9) for i, word in enumerate(text.split())]
+    return make_transcript(words, duration=9.0)
+
+
+def test_long_segments_become_cues_of_two_short_lines_split_at_word_times() -> None:
+    transcript = long_segment_transcript()
+    (segment,) = transcript.segments
+    assert len(segment.text) == 158
+    starts, ends = {w.start: w for w in segment.words}, {w.end: w for w in segment.words}
+    for writer, parse in ((get_writers("srt")[0], parse_srt), (get_writers("vtt")[0], parse_vtt)):
+        cues = parse(writer.render(transcript))
+        assert len(cues) == 2
+        assert " ".join(text.replace("\n", " ") for _, _, text in cues) == segment.text
+        for start, end, text in cues:
+            lines = text.split("\n")
+            assert len(lines) == 2 and all(len(line) <= 42 for line in lines)
+            words = text.split()
+            assert starts[start].text == words[0] and ends[end].text == words[-1]  # at word times
+    assert get_writers("txt")[0].render(transcript) == segment.text + "\n"  # plain text keeps a line per segment
+
+
+def test_a_cue_that_fits_one_line_stays_on_one_line() -> None:
+    from asr.writers import subtitle_cues
+
+    (segment,) = make_transcript([Word("short", 0.0, 0.5, 1.0), Word("cue", 0.6, 0.9, 1.0)], 1.0).segments
+    assert subtitle_cues(segment) == [(0.0, 0.9, "short cue")]
+    long_word = "x" * 50
+    (segment,) = make_transcript([Word(long_word, 0.0, 0.5, 1.0), Word("after", 0.6, 0.9, 1.0)], 1.0).segments
+    assert subtitle_cues(segment) == [(0.0, 0.9, f"{long_word}\nafter")]
+
+
+def test_stdout_streams_print_cue_by_cue() -> None:
+    from asr.writers import StdoutStream, TimedTxtWriter
+
+    transcript = sample_transcript()
+    for writer in [*get_writers("all"), TimedTxtWriter()]:
+        printed: list[str] = []
+        stream = StdoutStream(writer, printed.append)
+        for segment in transcript.segments:
+            stream.add(segment)
+        streamed = len(printed)
+        stream.close(transcript)
+        assert "".join(printed) == writer.render(transcript)
+        assert streamed == (0 if writer.extension == "json" else len(transcript.segments) + (writer.extension in ("tsv", "vtt")))
+    lines: list[str] = []
+    stream = StdoutStream(TimedTxtWriter(), lines.append, prefix="a.wav: ")
+    stream.add(transcript.segments[0])
+    assert lines == ["a.wav: [00:00.500 --> 00:01.400] hello world\n"]

@@ -1,5 +1,6 @@
-"""Property tests for the writers: any transcript text comes back exactly from json, and as one
-line per cue (whitespace runs made single spaces) from txt, srt, vtt and tsv."""
+"""Property tests for the writers: any transcript text comes back exactly from json, as one
+line per segment (whitespace runs made single spaces) from txt and tsv, and in cues of at most
+two short lines from srt and vtt."""
 
 from __future__ import annotations
 
@@ -39,6 +40,17 @@ def _close(parsed: list[tuple[float, float, str]], expected: list[tuple[float, f
         assert abs(start - want_start) <= 0.0005 + 1e-9 and abs(end - want_end) <= 0.0005 + 1e-9  # millisecond timestamps
 
 
+def _fit_on_screen(cues: list[tuple[float, float, str]], expected: list[tuple[float, float, str]]) -> None:
+    """Subtitle cues hold the segments' text in order, each at most two lines of at most 42
+    characters (or one word), and each within its segment's times."""
+    assert " ".join(text.replace("\n", " ") for _, _, text in cues) == " ".join(text for _, _, text in expected)
+    for _, _, text in cues:
+        lines = text.split("\n")
+        assert len(lines) <= 2 and all(len(line) <= 42 or " " not in line for line in lines)
+    low, high = min((s for s, _, _ in expected), default=0.0), max((e for _, e, _ in expected), default=0.0)
+    assert all(low - 0.0005 <= start <= end + 1e-9 <= high + 0.0005 + 1e-9 for start, end, _ in cues)
+
+
 def _parse_tsv(text: str) -> list[tuple[float, float, str]]:
     header, *rows = text.split("\n")
     assert header == "start\tend\ttext" and rows[-1] == ""
@@ -61,8 +73,8 @@ def test_json_round_trips_exactly(transcript: Transcript) -> None:
 @example(Transcript("", (Segment(1.0, 2.0, "first\n\n2\n00:00:05,000 --> 00:00:06,000\nforged", ()), Segment(3.0, 4.0, " \n\t ", ())), 5.0))
 def test_subtitles_and_tables_parse_back(transcript: Transcript) -> None:
     expected = _expected(transcript)
-    _close(parse_srt(WRITERS["srt"]().render(transcript)) if expected else [], expected)
-    _close(parse_vtt(WRITERS["vtt"]().render(transcript)) if expected else [], expected)
+    for cues in (parse_srt(WRITERS["srt"]().render(transcript)) if expected else [], parse_vtt(WRITERS["vtt"]().render(transcript)) if expected else []):
+        _fit_on_screen(cues, expected)
     _close(_parse_tsv(WRITERS["tsv"]().render(transcript)), expected)
     assert WRITERS["txt"]().render(transcript).split("\n") == [*(text for _, _, text in expected), ""]
     assert "-->" not in "".join(line for line in WRITERS["vtt"]().render(transcript).split("\n") if not line[:1].isdigit())
