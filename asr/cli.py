@@ -8,6 +8,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from tqdm import tqdm
@@ -15,23 +16,51 @@ from tqdm import tqdm
 from asr import __version__
 from asr.cli_decoding import add_decoder_arguments, add_lm_parser, decoder_options
 from asr.constants import DEMO_MAX_SECONDS
-from asr.errors import AsrError
+from asr.errors import AsrError, UsageError
 from asr.inference import Quantization
+
+if TYPE_CHECKING:
+    from asr.transcribe import Recognizer, TranscribeOptions
+    from asr.writers import ResultStream, StdoutStream
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aif", ".aiff", ".au", ".w64", ".caf", ".webm", ".wma"}
 LONG_AUDIO_SECONDS = 120.0  # show a per-file progress bar above this length
 
 
-def expand_inputs(inputs: list[str]) -> Iterator[Path]:
-    """Files as given (whatever their extension), folders searched recursively for audio."""
+def find_inputs(inputs: list[str]) -> Iterator[tuple[Path, Path]]:
+    """(audio file, its name relative to the argument that named it): files as given (whatever
+    their extension) by their file name; folders searched recursively for audio, each file by
+    its path under the folder (kept in -o, so that x.wav in two subfolders gives two outputs)."""
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and not p.is_dir())
             # A folder without audio (e.g. one named "talk.wav") is reported, not silently skipped.
-            yield from found or [path]
+            yield from ((p, p.relative_to(path)) for p in found) if found else [(path, Path(path.name))]
         else:
-            yield path  # a missing file is reported when it is read
+            yield path, Path(path.name)  # a missing file is reported when it is read
+
+
+def expand_inputs(inputs: list[str]) -> list[Path]:
+    """The audio files that the arguments name (see find_inputs)."""
+    return [path for path, _ in find_inputs(inputs)]
+
+
+def output_folders(files: list[tuple[Path, Path]], output_dir: Path) -> list[Path]:
+    """Each file's output folder: output_dir, with the subfolders it was found in. Two files that
+    would write the same outputs (a/x.wav and b/x.wav given as files, x.wav beside x.flac) are
+    refused before any work."""
+    folders = [output_dir / relative.parent for _, relative in files]
+    claimed: dict[Path, Path] = {}
+    for (path, _), folder in zip(files, folders, strict=True):
+        outputs = folder / path.stem
+        first = claimed.setdefault(outputs, path)
+        if first != path:
+            raise UsageError(
+                f"{first} and {path} would both be written to {outputs}.*: transcribe them in separate runs, "
+                "or give the folder above them (its subfolders are kept under -o)"
+            )
+    return folders
 
 
 class _SecondsBar:
@@ -58,16 +87,66 @@ def _long_audio_bar(path: Path) -> _SecondsBar | None:
     return _SecondsBar(path.name, seconds) if seconds > LONG_AUDIO_SECONDS else None
 
 
-def _fail(path: object, exc: BaseException, verbose: bool) -> None:
+MAX_MESSAGE_CHARS = 400
+
+
+def error_message(exc: BaseException, path: object = None) -> str:
+    """One line for an error: our own errors, bad values and OS errors as they read (they name
+    what is wrong), anything else with its type; `path` in front when the error is about it."""
+    text = str(exc) if isinstance(exc, (AsrError, ValueError, OSError)) else f"{type(exc).__name__}: {exc}"
+    if path is not None and not isinstance(exc, AsrError):
+        text = f"{path}: {text}"
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 3] + "..."
+
+
+def _fail(exc: BaseException, verbose: bool, path: object = None) -> None:
     if verbose:
         traceback.print_exception(exc, file=sys.stderr)
-    message = str(exc) if isinstance(exc, AsrError) else f"{path}: {type(exc).__name__}: {exc}"
-    tqdm.write(f"error: {message}", file=sys.stderr)
+    tqdm.write(f"error: {error_message(exc, path)}", file=sys.stderr)
+
+
+def _print(text: str) -> None:
+    """Transcript text to stdout, around any progress bar on the terminal."""
+    tqdm.write(text, file=sys.stdout, end="")
+    sys.stdout.flush()
+
+
+def _check_output_args(args: argparse.Namespace, files: int) -> None:
+    if args.output_dir != "-":
+        return
+    if args.output_format == "all":
+        raise UsageError("-o - writes one format to stdout: choose it with -f, or give -o a folder for all of them")
+    if files > 1 and args.output_format not in (None, "txt"):
+        raise UsageError(f"-o - writes {args.output_format} for one audio file only; give -o a folder for {files} files")
+
+
+def _stdout_stream(args: argparse.Namespace, path: Path, show_names: bool) -> StdoutStream | None:
+    """Where a file's transcript goes on stdout: -o - in the -f format, else (unless -q) one
+    line per segment, after its times with --timestamps, after the file's name for several files."""
+    from asr.writers import StdoutStream, TimedTxtWriter, TxtWriter, get_writers
+
+    if args.output_dir == "-":
+        writer = get_writers(args.output_format or "txt")[0]
+    elif args.quiet:
+        return None
+    else:
+        writer = TimedTxtWriter() if args.timestamps else TxtWriter()
+    prefix = f"{path}: " if show_names and isinstance(writer, (TxtWriter, TimedTxtWriter)) else ""
+    return StdoutStream(writer, _print, prefix)
+
+
+def _load_for_transcription(args: argparse.Namespace) -> tuple[Recognizer, TranscribeOptions]:
+    from asr.transcribe import TranscribeOptions, load_model
+
+    recognizer = load_model(args.model, device=args.device, quantize=quantization(args))
+    options = TranscribeOptions(batch_size=args.batch_size, decoder=decoder_options(args, recognizer))
+    recognizer.decoding.prepare(options.decoder)  # a bad --lm or --lexicon: one message, before any file
+    return recognizer, options
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from asr.transcribe import TranscribeOptions, load_model
-    from asr.writers import ResultStream, feed_all, get_writers
+    from asr.writers import get_writers
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -75,50 +154,55 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         # A file name that is not valid UTF-8 must not crash printing its transcript or its error.
         if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
             stream.reconfigure(errors="backslashreplace")
+    files = list(find_inputs(args.inputs))
     try:
-        writing = args.output_format is not None or args.output_dir is not None
-        writers = get_writers(args.output_format or "txt") if writing else []
-        recognizer = load_model(args.model, device=args.device, quantize=quantization(args))
-        options = TranscribeOptions(batch_size=args.batch_size, decoder=decoder_options(args, recognizer))
+        _check_output_args(args, len(files))
+        to_folder = args.output_dir != "-" and (args.output_format is not None or args.output_dir is not None)
+        writers = get_writers(args.output_format or "txt") if to_folder else []
+        folders = output_folders(files, Path(args.output_dir or ".")) if to_folder else [Path()] * len(files)
+        recognizer, options = _load_for_transcription(args)
     except (AsrError, ValueError) as exc:
-        _fail(args.model, exc, args.verbose)
-        return 2
-    files = list(expand_inputs(args.inputs))
-    if not files:
-        tqdm.write("error: no audio files found in the given paths", file=sys.stderr)
+        _fail(exc, args.verbose)
         return 2
     failed = 0
-    show_names = len(files) > 1
-    for path in tqdm(files, desc="files", unit="file", disable=len(files) < 2 or args.quiet, file=sys.stderr):
-        streams: list[ResultStream] = []
-        try:
-            bar = _long_audio_bar(path) if not args.quiet else None
-            # Cues go to <name>.<ext>.partial as they are decoded: a crash or Ctrl-C in a long
-            # recording keeps everything transcribed up to then.
-            streams = [writer.open(path, args.output_dir or ".") for writer in writers]  # (opens no file yet)
-            transcript = recognizer.transcribe(path, options=options, progress=bar.advance_to if bar else None, on_segment=feed_all(streams))
-            if bar:
-                bar.close()
-            for stream in streams:
-                stream.close(transcript)
-        except BaseException as exc:
-            kept = [str(partial) for stream in streams if (partial := stream.abort()) is not None]
-            if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit
-                if kept:
-                    tqdm.write(f"the transcript so far is in {', '.join(kept)}", file=sys.stderr)
-                raise
-            failed += 1  # one bad file must not stop the batch
-            _fail(path, exc, args.verbose)
-            if kept:
-                tqdm.write(f"note: the transcript up to the failure is in {', '.join(kept)}", file=sys.stderr)
-            continue
-        if not transcript.text:
-            tqdm.write(f"warning: {path}: no speech recognized", file=sys.stderr)
-        if not args.quiet:
-            tqdm.write(f"{path}: {transcript.text}" if show_names else transcript.text)
+    for (path, _), folder in tqdm(list(zip(files, folders, strict=True)), desc="files", unit="file", disable=len(files) < 2 or args.quiet, file=sys.stderr):
+        printer = _stdout_stream(args, path, show_names=len(files) > 1)
+        failed += not _transcribe_file(recognizer, options, path, [writer.open(path, folder) for writer in writers], printer, args)
     if failed:
         tqdm.write(f"{failed} of {len(files)} file(s) failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _transcribe_file(
+    recognizer: Recognizer, options: TranscribeOptions, path: Path, streams: list[ResultStream], printer: StdoutStream | None, args: argparse.Namespace
+) -> bool:
+    """Transcribe one file into its output streams (cues go to <name>.<ext>.partial as they are
+    decoded, so a crash or Ctrl-C in a long recording keeps everything transcribed up to then)
+    and to stdout; False when it failed (reported)."""
+    from asr.writers import feed_all
+
+    bar = _long_audio_bar(path) if not args.quiet else None
+    outputs: list[ResultStream | StdoutStream] = [*streams, *([printer] if printer else [])]
+    try:
+        transcript = recognizer.transcribe(path, options=options, progress=bar.advance_to if bar else None, on_segment=feed_all(outputs))
+        for output in outputs:
+            output.close(transcript)
+    except BaseException as exc:
+        kept = [str(partial) for stream in streams if (partial := stream.abort()) is not None]
+        if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit
+            if kept:
+                tqdm.write(f"the transcript so far is in {', '.join(kept)}", file=sys.stderr)
+            raise
+        _fail(exc, args.verbose, path)  # one bad file must not stop the batch
+        if kept:
+            tqdm.write(f"note: the transcript up to the failure is in {', '.join(kept)}", file=sys.stderr)
+        return False
+    finally:
+        if bar:
+            bar.close()
+    if not transcript.text:
+        tqdm.write(f"warning: {path}: no speech recognized", file=sys.stderr)
+    return True
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -128,29 +212,62 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         config = load_train_config(args.config, args.overrides)
         best = train(config)
-    except AsrError as exc:
-        _fail(args.config, exc, args.verbose)
+    except (AsrError, ValueError) as exc:
+        _fail(exc, args.verbose)
         return 2
     print(f"best model: {best}")
     return 0
 
 
+MAX_LISTED = 20  # problems listed one by one before "... and N more"
+
+
+def _list_problems(problems: list[str]) -> None:
+    for problem in problems[:MAX_LISTED]:
+        tqdm.write(f"error: {problem}", file=sys.stderr)
+    if len(problems) > MAX_LISTED:
+        tqdm.write(f"error: ... and {len(problems) - MAX_LISTED} more", file=sys.stderr)
+
+
+def _check_audio_files(args: argparse.Namespace) -> None:
+    """Before the model runs: every audio file a manifest names exists (unless --keep-going)."""
+    from asr.evaluate import missing_audio_files
+
+    missing = missing_audio_files(args.manifests) if not args.hypotheses and not args.keep_going else []
+    if missing:
+        _list_problems([f"{path}: file not found" for path in missing])
+        raise UsageError(f"{len(missing)} audio file(s) not found: fix the manifest(s), or pass --keep-going to score them as empty transcripts")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from asr.evaluate import evaluate, format_table
-    from asr.transcribe import Recognizer, load_model
+    from asr.transcribe import load_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        recognizer: Recognizer | None = None if args.hypotheses else load_model(args.model, device=args.device, quantize=quantization(args))
+        _check_audio_files(args)
+        recognizer = None if args.hypotheses else load_model(args.model, device=args.device, quantize=quantization(args))
         decoder = decoder_options(args, recognizer) if recognizer is not None else None
+        if recognizer is not None and decoder is not None:
+            recognizer.decoding.prepare(decoder)  # a bad --lm: one message, before any audio
         results = evaluate(args.manifests, recognizer, args.hypotheses or (), args.normalizer, args.output_dir, decoder)
     except (AsrError, ValueError, OSError) as exc:
-        _fail(args.model, exc, args.verbose)
+        _fail(exc, args.verbose)
         return 2
     print(format_table(results), end="")
     if args.output_dir:
         print(f"reports in {args.output_dir}/ (summary.md, *.utterances.jsonl, errs-*.txt)", file=sys.stderr)
+    failed = sum(len(result.failures) for result in results)
+    if failed and not args.keep_going:
+        tqdm.write(
+            f"error: {failed} utterance(s) could not be scored (listed above) and count as empty transcripts in this table; "
+            "fix them, or pass --keep-going to accept that",
+            file=sys.stderr,
+        )
+        return 1
+    if failed:
+        tqdm.write(f"warning: {failed} utterance(s) scored as empty transcripts (--keep-going)", file=sys.stderr)
     return 0
 
 
@@ -170,7 +287,7 @@ def cmd_average(args: argparse.Namespace) -> int:
     try:
         target = average_models(args.models, args.output)
     except (AsrError, ValueError) as exc:
-        _fail(args.output, exc, args.verbose)
+        _fail(exc, args.verbose)
         return 2
     print(f"{target}: average of {len(args.models)} models")
     return 0
@@ -187,7 +304,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         launch_demo(args.model, args.port, args.share, args.max_seconds, args.host)
     except AsrError as exc:
-        _fail(args.model, exc, args.verbose)
+        _fail(exc, args.verbose)
         return 2
     return 0
 
@@ -199,7 +316,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         target = export_model(args.model or DEFAULT_MODEL_DIR, args.output, args.format)
     except (AsrError, ValueError, OSError) as exc:
-        _fail(args.model, exc, args.verbose)
+        _fail(exc, args.verbose)
         return 2
     print(f"{target}: {args.format} model (waveforms -> log-probs; see README, Speed and deployment)")
     return 0
@@ -240,14 +357,21 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser(
         "transcribe",
         help="transcribe audio files",
-        description="Transcribe audio files or folders of audio. Text goes to stdout; -f/-o also write files.",
+        description="Transcribe audio files or folders of audio. Text goes to stdout, a line per segment as it is decoded; -f/-o also write files.",
     )
     tr.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files, or folders searched recursively for audio")
     tr.add_argument("--model", "-m", default=None, help="model directory (config.json + model.safetensors); default: the bundled English model")
     tr.add_argument(
         "--output-format", "-f", choices=["txt", "json", "srt", "vtt", "tsv", "all"], default=None, help="output file format (default txt when -o is given)"
     )
-    tr.add_argument("--output-dir", "-o", default=None, help="folder for output files, named after each audio file (default: current folder when -f is given)")
+    tr.add_argument(
+        "--output-dir",
+        "-o",
+        default=None,
+        help="folder for output files, named after each audio file, with the subfolders of a folder given as input kept "
+        "(default: current folder when -f is given); '-' writes the -f format to stdout",
+    )
+    tr.add_argument("--timestamps", "-t", action="store_true", help="print each segment's start and end before its text on stdout")
     tr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     tr.add_argument("--batch-size", type=int, default=4, help="30-second windows run through the model at once (default 4)")
     tr.add_argument("--threads", type=int, default=0, help="CPU threads for the model (default: torch's choice, all cores)")
@@ -260,9 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser(
         "evaluate",
         help="WER/CER and speed of a model on JSONL manifests",
-        description="Transcribe manifests (or score hypotheses from elsewhere) and report WER, CER with a bootstrap 95%% interval, errors and speed.",
+        description="Transcribe manifests (or score hypotheses from elsewhere) and report WER, CER with a bootstrap 95% interval, errors and speed. "
+        "Exits with 1 when an utterance could not be scored (unreadable audio, no hypothesis), unless --keep-going.",
     )
-    ev.add_argument("manifests", nargs="+", metavar="MANIFEST", help="NeMo-style JSONL manifests (audio_filepath, duration, text)")
+    ev.add_argument("manifests", nargs="+", metavar="MANIFEST", help="NeMo-style JSONL manifests (audio_filepath, text; duration is optional)")
     ev.add_argument("--model", "-m", default=None, help="model directory; default: the bundled English model")
     ev.add_argument(
         "--hypotheses", nargs="+", default=None, metavar="FILE", help="score these hypothesis files (JSONL or TSV, one per manifest) instead of running a model"
@@ -274,6 +399,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="text normalization for both sides (default: Whisper's English normalizer)",
     )
     ev.add_argument("--output-dir", "-o", default=None, help="write summary.md, per-utterance JSONL and errs-*.txt reports here")
+    ev.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="score missing or unreadable audio and missing hypotheses as empty transcripts and exit 0 (each is still reported)",
+    )
     add_decoder_arguments(ev)
     ev.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     ev.add_argument("--threads", type=int, default=0, help="CPU threads for the model (default: all cores)")
@@ -286,8 +416,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="make a JSONL manifest from a corpus folder",
         description="Write a NeMo-style JSONL manifest (audio_filepath, duration, text) from a corpus. Bad rows are reported and skipped.",
     )
-    pr.add_argument("layout", choices=["librispeech", "ljspeech", "folder", "commonvoice"], help="corpus layout")
-    pr.add_argument("source", help="librispeech: a subset folder; ljspeech: the folder with metadata.csv; folder: any folder; commonvoice: a .tsv")
+    pr.add_argument("layout", choices=["librispeech", "ljspeech", "folder", "commonvoice", "an4"], help="corpus layout")
+    pr.add_argument(
+        "source",
+        help="librispeech: a subset folder; ljspeech: the folder with metadata.csv; folder: any folder; commonvoice: a .tsv; "
+        "an4: the an4 folder with etc/ and wav/ (both parts, rows marked with speaker and part)",
+    )
     pr.add_argument("--output", "-o", required=True, help="manifest to write (.jsonl)")
     pr.set_defaults(func=cmd_prepare)
 

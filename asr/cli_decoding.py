@@ -4,6 +4,7 @@ subcommands: build an n-gram LM, tune beam-search weights on a dev set."""
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -38,6 +39,15 @@ def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
 def lm_argument(value: str) -> str | None:
     """--lm FILE, or --lm none for no LM at all (not even the model directory's)."""
     return None if value.lower() == "none" else str(Path(value))
+
+
+def check_decoder_files(options: DecoderOptions) -> None:
+    """The LM and word list that options name exist (checked before a long run, not in it)."""
+    from asr.errors import ConfigError
+
+    for what, name in (("language model", options.lm), ("word list", options.lexicon)):
+        if name is not None and not Path(name).is_file():
+            raise ConfigError(f"{name}: {what} not found")
 
 
 def decoder_options(args: argparse.Namespace, recognizer: Recognizer) -> DecoderOptions:
@@ -78,7 +88,7 @@ def cmd_lm_build(args: argparse.Namespace) -> int:
 
     try:
         alphabet = read_model_config(args.model).alphabet if args.model else DEFAULT_ALPHABET
-        held_out = [entry.text for manifest in args.exclude for entry in read_manifest(manifest)]
+        held_out = [entry.text for manifest in args.exclude for entry in read_manifest(manifest, require_duration=False)]
         built = build_lm(args.texts, args.output, order=args.order, prune=args.prune, alphabet=alphabet, use_kenlm=not args.builtin, exclude=held_out)
     except AsrError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -108,23 +118,25 @@ def cmd_lm_tune(args: argparse.Namespace) -> int:
     from asr.transcribe import load_model
 
     try:
+        target = tuning_target(args)  # checked before any work: a long run must not end in a refusal
         recognizer = load_model(args.model)
         model_name = str(recognizer.path)
-        if args.cache and Path(args.cache).is_file():
-            items, cached_model = load_cache(args.cache)
-            if cached_model != model_name:
-                print(f"warning: {args.cache} was made with {cached_model}, not {model_name}", file=sys.stderr)
-        else:
-            items = cache_log_probs(recognizer, [e for m in args.manifests for e in read_manifest(m)])
-            if args.cache:
-                save_cache(args.cache, items, model_name)
-        if not items:
-            raise ValueError("no utterance could be read")
         base = recognizer.decoder_defaults("beam")
         if args.lm is not None:
             base = replace(base, lm=lm_argument(args.lm))
         if args.lexicon is not None:
             base = replace(base, lexicon=args.lexicon)
+        check_decoder_files(base)
+        if args.cache and Path(args.cache).is_file():
+            items, cached_model = load_cache(args.cache)
+            if cached_model != model_name:
+                print(f"warning: {args.cache} was made with {cached_model}, not {model_name}", file=sys.stderr)
+        else:
+            items = cache_log_probs(recognizer, [e for m in args.manifests for e in read_manifest(m, require_duration=False)])
+            if args.cache:
+                save_cache(args.cache, items, model_name)
+        if not items:
+            raise ValueError("no utterance could be read")
         grid = search_grid(base, args.lm_weights, args.word_scores, args.beam_sizes, args.trials, args.seed)
         with ParallelDecoder(recognizer.tokenizer, recognizer.frame_seconds, args.workers) as decoder:
             greedy = score_trial(items, [text for text, _ in decoder.decode(DecoderOptions(), [i.log_probs for i in items])], args.normalizer)
@@ -136,15 +148,46 @@ def cmd_lm_tune(args: argparse.Namespace) -> int:
     best = best_trial(trials)
     o = best.options
     print(f"best: beam {o.beam_size}, lm_weight {o.lm_weight:g}, word_score {o.word_score:g}: WER {100 * best.wer:.2f}% (greedy {100 * greedy[0]:.2f}%)")
-    if args.dry_run:
+    if target is None:
         return 0
     try:
-        path = store_decoder_defaults(recognizer.path or args.model, o)
+        if args.output:
+            shutil.copytree(recognizer.path or args.model, target)
+        path = store_decoder_defaults(target, o)
     except OSError as exc:
-        print(f"error: cannot write the decoder settings into {recognizer.path}: {exc}", file=sys.stderr)
+        print(f"error: cannot write the tuned model into {target}: {exc}", file=sys.stderr)
         return 2
     print(f"wrote the LM and these settings into {path}; `--decoder beam` now uses them")
     return 0
+
+
+def is_package_file(path: Path) -> bool:
+    """Whether path lies inside the installed asr package (the bundled model is there)."""
+    import asr
+
+    return path.resolve().is_relative_to(Path(asr.__file__).resolve().parent)
+
+
+def tuning_target(args: argparse.Namespace) -> Path | None:
+    """The model directory `asr lm tune` writes into (None for --dry-run): --output, a new copy
+    of the model, or the --model directory itself; never the package's bundled model."""
+    from asr.errors import UsageError
+    from asr.transcribe import DEFAULT_MODEL_DIR
+
+    if args.dry_run:
+        return None
+    if args.output:
+        output = Path(args.output)
+        if output.exists() and (not output.is_dir() or any(output.iterdir())):
+            raise UsageError(f"--output {output}: already exists; give a new folder for the tuned model")
+        return output
+    model = Path(args.model) if args.model else DEFAULT_MODEL_DIR
+    if is_package_file(model):
+        raise UsageError(
+            f"{model} is the bundled model, part of the installed package, and is never changed: "
+            "give --output NEW_DIR for a tuned copy, --model DIR for a model directory of your own, or --dry-run"
+        )
+    return model
 
 
 def add_lm_parser(sub: Any) -> None:
@@ -173,10 +216,12 @@ def add_lm_parser(sub: Any) -> None:
         "tune",
         help="tune beam-search weights on a dev set and store them in the model directory",
         description="Run the model once over dev manifests (log-probs cached), then decode with every combination of LM weight, word score "
-        "and beam size, print the table, and write the LM and the best values into the model directory.",
+        "and beam size, print the table, and write the LM and the best values into the model directory (or a copy of it: --output). "
+        "The bundled model is never changed.",
     )
-    tune.add_argument("manifests", nargs="+", metavar="MANIFEST", help="dev-set JSONL manifests (audio_filepath, duration, text)")
-    tune.add_argument("--model", "-m", default=None, help="model directory (default: the bundled model)")
+    tune.add_argument("manifests", nargs="+", metavar="MANIFEST", help="dev-set JSONL manifests (audio_filepath, text; duration is optional)")
+    tune.add_argument("--model", "-m", default=None, help="model directory to tune and write into (default: the bundled model, with --output or --dry-run)")
+    tune.add_argument("--output", "-o", default=None, help="write the tuned model (a copy of --model with the LM and settings) to this new folder instead")
     tune.add_argument("--lm", default=None, help="the LM to tune with (default: the model directory's own; none: beam search without an LM)")
     tune.add_argument("--lexicon", default=None, help="extra word list for lexicon search")
     tune.add_argument("--lm-weights", type=float, nargs="+", default=list(TUNE_LM_WEIGHTS), help="alpha values to try")

@@ -22,12 +22,27 @@ from asr.feature_cache import FeatureCache
 @dataclass(frozen=True)
 class ManifestEntry:
     audio_filepath: Path  # absolute, or relative to the working directory
-    duration: float  # seconds
+    duration: float  # seconds; NaN when the row has none (allowed where asked: evaluation needs none)
     text: str
 
+    @property
+    def has_duration(self) -> bool:
+        return not math.isnan(self.duration)
 
-def parse_manifest_line(line: str, base_dir: Path, where: str) -> ManifestEntry:
-    """One JSON line -> entry; audio paths are resolved against the manifest's folder."""
+
+def _duration(row: dict[str, object], where: str, required: bool) -> float:
+    duration = row.get("duration")
+    if duration is None and not required:
+        return math.nan
+    # Not NaN, infinite, or an integer too large for a float (10**400 is valid JSON).
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 < duration <= sys.float_info.max:
+        raise ManifestError(f"{where}: missing or invalid 'duration' {duration!r}")
+    return float(duration)
+
+
+def parse_manifest_line(line: str, base_dir: Path, where: str, require_duration: bool = True) -> ManifestEntry:
+    """One JSON line -> entry; audio paths are resolved against the manifest's folder. Without
+    require_duration, a row may leave out "duration" (the entry's is then NaN)."""
     try:
         row = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -36,16 +51,14 @@ def parse_manifest_line(line: str, base_dir: Path, where: str) -> ManifestEntry:
         raise ManifestError(f"{where}: JSON nested too deeply") from exc
     if not isinstance(row, dict):
         raise ManifestError(f"{where}: expected a JSON object")
-    audio, duration, text = row.get("audio_filepath"), row.get("duration"), row.get("text")
+    audio, text = row.get("audio_filepath"), row.get("text")
     if not isinstance(audio, str) or not audio:
         raise ManifestError(f"{where}: missing or invalid 'audio_filepath'")
-    # Not NaN, infinite, or an integer too large for a float (10**400 is valid JSON).
-    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 < duration <= sys.float_info.max:
-        raise ManifestError(f"{where}: missing or invalid 'duration' {duration!r}")
+    duration = _duration(row, where, require_duration)
     if not isinstance(text, str):
         raise ManifestError(f"{where}: missing or invalid 'text'")
     path = Path(audio)
-    return ManifestEntry(path if path.is_absolute() else base_dir / path, float(duration), text)
+    return ManifestEntry(path if path.is_absolute() else base_dir / path, duration, text)
 
 
 def read_rows(path: Path, what: str) -> list[str]:
@@ -62,22 +75,23 @@ def read_rows(path: Path, what: str) -> list[str]:
         raise ManifestError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc
 
 
-def iter_manifest(path: str | Path) -> Iterator[ManifestEntry | ManifestError]:
+def iter_manifest(path: str | Path, require_duration: bool = True) -> Iterator[ManifestEntry | ManifestError]:
     """Entries of a manifest in order; a broken line comes out as a ManifestError so that a
     caller can report it and go on with the good lines."""
     path = Path(path)
     for number, line in enumerate(read_rows(path, "manifest"), start=1):
         if line.strip():
             try:
-                yield parse_manifest_line(line, path.parent, f"{path}:{number}")
+                yield parse_manifest_line(line, path.parent, f"{path}:{number}", require_duration)
             except ManifestError as exc:
                 yield exc
 
 
-def read_manifest(path: str | Path) -> list[ManifestEntry]:
-    """All entries of a manifest; the first broken line is an error."""
+def read_manifest(path: str | Path, require_duration: bool = True) -> list[ManifestEntry]:
+    """All entries of a manifest; the first broken line is an error. Without require_duration,
+    rows need only audio_filepath and text (for evaluation, which measures the audio itself)."""
     entries = []
-    for item in iter_manifest(path):
+    for item in iter_manifest(path, require_duration):
         if isinstance(item, ManifestError):
             raise item
         entries.append(item)

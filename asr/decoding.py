@@ -194,13 +194,22 @@ class Decoding:
     def decode(self, log_probs: torch.Tensor, options: DecoderOptions, offset: float = 0.0) -> tuple[list[Word], tuple[Alternative, ...]]:
         if options.method == "greedy":
             return greedy_decode(log_probs, self.tokenizer, self.frame_seconds, offset), ()
+        return self._beam(options).decode(log_probs, self.frame_seconds, offset)
+
+    def prepare(self, options: DecoderOptions) -> None:
+        """Build the decoder for `options` now (a beam search loads its LM, lexicon and
+        hotwords), so that a missing or broken file is reported once, before any audio is read."""
+        if options.method != "greedy":
+            self._beam(options)
+
+    def _beam(self, options: DecoderOptions) -> BeamSearch:
         decoder = self._beam_decoders.get(options)
         if decoder is not None:
             self._beam_decoders.move_to_end(options)
-        else:
-            from asr.beam import BeamSearch
+            return decoder
+        from asr.beam import BeamSearch
 
-            decoder = self._beam_decoders[options] = BeamSearch(self.tokenizer, options)
-            while len(self._beam_decoders) > DECODER_CACHE_SIZE:
-                self._beam_decoders.popitem(last=False)  # least recently used
-        return decoder.decode(log_probs, self.frame_seconds, offset)
+        decoder = self._beam_decoders[options] = BeamSearch(self.tokenizer, options)
+        while len(self._beam_decoders) > DECODER_CACHE_SIZE:
+            self._beam_decoders.popitem(last=False)  # least recently used
+        return decoder

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from asr.audio import audio_duration
 from asr.data import ManifestEntry, read_manifest, read_rows
 from asr.decoding import DecoderOptions
 from asr.errors import AsrError, ManifestError
@@ -39,11 +40,28 @@ class ManifestResult:
     score: CorpusScore
     audio_seconds: float
     decode_seconds: float | None
+    failures: tuple[str, ...] = ()  # utterances scored as empty: unreadable audio, no hypothesis
 
     @property
     def speed(self) -> float | None:
         """Audio seconds per wall second of transcription."""
         return self.audio_seconds / self.decode_seconds if self.decode_seconds else None
+
+
+def entry_seconds(entry: ManifestEntry) -> float:
+    """The manifest's duration, or the audio file's (from its header) when the row gives none;
+    0 when the file cannot be read either (that is reported where it is transcribed)."""
+    if entry.has_duration:
+        return entry.duration
+    try:
+        return audio_duration(entry.audio_filepath)
+    except AsrError:
+        return 0.0
+
+
+def missing_audio_files(manifests: Sequence[str | Path]) -> list[Path]:
+    """Audio files that the manifests name and that do not exist, in order."""
+    return [entry.audio_filepath for manifest in manifests for entry in read_manifest(manifest, require_duration=False) if not entry.audio_filepath.is_file()]
 
 
 def transcribe_manifest(transcribe: Callable[[Path], str], entries: Sequence[ManifestEntry]) -> list[Hypothesis]:
@@ -56,7 +74,7 @@ def transcribe_manifest(transcribe: Callable[[Path], str], entries: Sequence[Man
         except AsrError as exc:
             text, error = "", str(exc)
             print(f"error: {exc}", file=sys.stderr)
-        hypotheses.append(Hypothesis(str(entry.audio_filepath), entry.text, text, entry.duration, time.perf_counter() - started, error))
+        hypotheses.append(Hypothesis(str(entry.audio_filepath), entry.text, text, entry_seconds(entry), time.perf_counter() - started, error))
     return hypotheses
 
 
@@ -99,7 +117,8 @@ def transcribe_manifest_beam(recognizer: Recognizer, entries: Sequence[ManifestE
     for run in runs:
         text, decode_seconds = next(decoded) if run.log_probs is not None else ("", 0.0)
         entry = run.entry
-        hypotheses.append(Hypothesis(str(entry.audio_filepath), entry.text, text, entry.duration, run.seconds + decode_seconds, run.error))
+        duration = entry.duration if entry.has_duration else run.duration
+        hypotheses.append(Hypothesis(str(entry.audio_filepath), entry.text, text, duration, run.seconds + decode_seconds, run.error))
     return hypotheses
 
 
@@ -128,8 +147,8 @@ def read_hypotheses(path: str | Path, entries: Sequence[ManifestEntry]) -> list[
     hypotheses = []
     for entry in entries:
         text = found.get(str(entry.audio_filepath), found.get(entry.audio_filepath.stem))
-        error = None if text is not None else "no hypothesis in " + str(path)
-        hypotheses.append(Hypothesis(str(entry.audio_filepath), entry.text, text or "", entry.duration, None, error))
+        error = None if text is not None else f"{entry.audio_filepath}: no hypothesis in {path}"
+        hypotheses.append(Hypothesis(str(entry.audio_filepath), entry.text, text or "", entry_seconds(entry), None, error))
     return hypotheses
 
 
@@ -138,7 +157,8 @@ def score_hypotheses(manifest: str | Path, hypotheses: Sequence[Hypothesis], nor
     items = [score_utterance(normalize(h.reference), normalize(h.hypothesis)) for h in hypotheses]
     score = corpus_score(items)
     timed = [h.decode_seconds for h in hypotheses if h.decode_seconds is not None]
-    result = ManifestResult(str(manifest), score, sum(h.duration for h in hypotheses), sum(timed) if timed else None)
+    failures = tuple(h.error for h in hypotheses if h.error)
+    result = ManifestResult(str(manifest), score, sum(h.duration for h in hypotheses), sum(timed) if timed else None, failures)
     if output_dir is not None:
         rows = []
         for hyp, item in zip(hypotheses, items, strict=True):
@@ -200,9 +220,12 @@ def evaluate(
     out = Path(output_dir) if output_dir is not None else None
     results = []
     for index, (manifest, name) in enumerate(zip(manifests, output_names(manifests), strict=True)):
-        entries = read_manifest(manifest)
+        entries = read_manifest(manifest, require_duration=False)
         if hypothesis_files:
             hypotheses = read_hypotheses(hypothesis_files[index], entries)
+            for hypothesis in hypotheses:
+                if hypothesis.error:
+                    print(f"error: {hypothesis.error}", file=sys.stderr)
         elif recognizer is not None and decoder is not None and decoder.method == "beam":
             hypotheses = transcribe_manifest_beam(recognizer, entries, decoder)
         elif recognizer is not None:

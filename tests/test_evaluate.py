@@ -46,3 +46,29 @@ def test_output_names_are_unique() -> None:
 def test_hypothesis_count_must_match() -> None:
     with pytest.raises(ValueError, match="one per manifest"):
         evaluate([SPEECH_MANIFEST], None, [SPEECH_MANIFEST, SPEECH_MANIFEST])
+
+
+def test_manifest_rows_need_no_duration_for_evaluation(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from asr.data import read_manifest
+    from asr.errors import ManifestError
+
+    manifest = tmp_path / "plain.jsonl"
+    manifest.write_text("".join(json.dumps({"audio_filepath": str(SPEECH / name), "text": text}) + "\n" for name, text in fixture_texts().items()))
+    with pytest.raises(ManifestError, match="duration"):
+        read_manifest(manifest)  # training needs durations
+    (result,) = evaluate([manifest], asr.load_model(tiny_model_dir))
+    assert result.score.wer == 0.0
+    expected = sum(json.loads(line)["duration"] for line in SPEECH_MANIFEST.read_text().splitlines())
+    assert result.audio_seconds == pytest.approx(expected, abs=0.05)  # measured from the audio
+    (scored,) = evaluate([manifest], None, [SPEECH_MANIFEST])  # hypotheses from elsewhere: durations from the headers
+    assert scored.audio_seconds == pytest.approx(expected, abs=0.01)
+    manifest.write_text(json.dumps({"audio_filepath": "x.wav", "text": "x", "duration": -1}) + "\n")
+    with pytest.raises(ManifestError, match="invalid 'duration' -1"):
+        evaluate([manifest], None, [SPEECH_MANIFEST])  # a wrong duration is still an error
+
+
+def test_failures_are_counted_per_manifest(tmp_path: Path) -> None:
+    tsv = tmp_path / "hyp.tsv"
+    tsv.write_text("".join(f"{Path(k).stem}\t{v}\n" for k, v in list(fixture_texts().items())[1:]))
+    (result,) = evaluate([SPEECH_MANIFEST], None, [tsv])
+    assert result.failures == (f"{SPEECH / 'espeak_us_cat.flac'}: no hypothesis in {tsv}",)

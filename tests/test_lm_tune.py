@@ -134,3 +134,34 @@ def test_evaluate_with_beam_search(tiny_model_dir: Path, fixture_lm: Path, capsy
     assert main(args) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(f"| {SPEECH_MANIFEST}"))
     assert row.split("|")[4].strip() == "0.00"  # WER %
+
+
+def test_tune_never_writes_into_the_bundled_model(fixture_lm: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from asr.transcribe import DEFAULT_MODEL_DIR
+
+    before = {path.name: path.read_bytes() for path in DEFAULT_MODEL_DIR.iterdir()}
+    for model in ([], ["--model", str(DEFAULT_MODEL_DIR)]):
+        assert main(["lm", "tune", str(SPEECH_MANIFEST), *model, "--lm", str(fixture_lm), "--lm-weights", "1", "--word-scores", "0", "--workers", "1"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "bundled model" in err and "--output" in err
+    assert {path.name: path.read_bytes() for path in DEFAULT_MODEL_DIR.iterdir()} == before
+
+
+def test_tune_can_write_a_tuned_copy(model_copy: Path, fixture_lm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = {path.name: path.read_bytes() for path in model_copy.iterdir()}
+    tuned = tmp_path / "tuned"
+    args = ["lm", "tune", str(SPEECH_MANIFEST), "--model", str(model_copy), "--lm", str(fixture_lm), "--lm-weights", "1", "--word-scores", "0", "--workers", "1"]
+    assert main([*args, "--output", str(tuned)]) == 0
+    assert {path.name: path.read_bytes() for path in model_copy.iterdir()} == before
+    assert load_model(tuned).has_lm and (tuned / "lm.arpa").read_bytes() == fixture_lm.read_bytes()
+    capsys.readouterr()
+    assert main([*args, "--output", str(tuned)]) == 2  # an existing folder is not overwritten
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_a_missing_lm_is_reported_before_any_work(model_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cache = tmp_path / "cache.safetensors"
+    args = ["lm", "tune", str(SPEECH_MANIFEST), "--model", str(model_copy), "--lm", str(tmp_path / "no.arpa"), "--cache", str(cache), "--workers", "1"]
+    assert main(args) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'no.arpa'}: language model not found\n"
+    assert not cache.exists()  # the model never ran
