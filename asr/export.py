@@ -11,7 +11,6 @@ frame) travels in the file: TorchScript extra file `asr.json`, ONNX metadata key
 
 import io
 import json
-import math
 import tempfile
 import warnings
 from pathlib import Path
@@ -20,9 +19,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from asr.constants import LOG_FLOOR
 from asr.errors import MissingDependencyError, ModelError
-from asr.features import LogMel
+from asr.features import ConvLogMel, LogMel
 from asr.fileio import atomic_write_bytes
 from asr.inference import InferenceModel
 from asr.model_dir import load_model_dir
@@ -34,38 +32,6 @@ ONNX_OPSET = 17
 DYNAMIC_AXES = {"waveforms": {0: "batch", 1: "samples"}, "lengths": {0: "batch"}, "log_probs": {0: "batch", 1: "frames"}, "out_lengths": {0: "batch"}}
 
 
-class ConvLogMel(nn.Module):
-    """The same log-mel features as asr.features.LogMel (reflect-padded, centred frames, power
-    spectrum, mel filterbank, log), computed with a strided convolution instead of an FFT."""
-
-    basis: torch.Tensor
-    filterbank: torch.Tensor
-
-    def __init__(self, frontend: LogMel) -> None:
-        super().__init__()
-        spectrogram = frontend.mel.spectrogram
-        n_fft, window = spectrogram.n_fft, spectrogram.window.detach().float()
-        left = (n_fft - window.numel()) // 2  # torch.stft centres a shorter window in n_fft
-        padded = torch.zeros(n_fft)
-        padded[left : left + window.numel()] = window
-        bins = n_fft // 2 + 1
-        angle = 2 * math.pi * torch.outer(torch.arange(bins, dtype=torch.float64), torch.arange(n_fft, dtype=torch.float64)) / n_fft
-        basis = torch.cat([torch.cos(angle), -torch.sin(angle)]) * padded.double()
-        self.register_buffer("basis", basis.float().unsqueeze(1))  # (2 * bins, 1, n_fft)
-        self.register_buffer("filterbank", frontend.mel.mel_scale.fb.detach().float().clone())  # (bins, n_mels)
-        self.bins = bins
-        self.half_fft = n_fft // 2
-        self.hop = spectrogram.hop_length
-        self.log_floor = LOG_FLOOR
-
-    def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
-        """(batch, samples) -> (batch, frames, n_mels) log-mel."""
-        padded = nn.functional.pad(waveforms.unsqueeze(1), (self.half_fft, self.half_fft), mode="reflect")
-        spectrum = nn.functional.conv1d(padded, self.basis, stride=self.hop)  # (batch, 2 * bins, frames)
-        power = spectrum[:, : self.bins] ** 2 + spectrum[:, self.bins :] ** 2
-        return torch.log(torch.matmul(power.transpose(1, 2), self.filterbank) + self.log_floor)
-
-
 class WaveformModel(nn.Module):
     """Waveforms and their lengths -> log-probs and their lengths: the exported graph."""
 
@@ -73,11 +39,9 @@ class WaveformModel(nn.Module):
         super().__init__()
         self.features = ConvLogMel(frontend)
         self.model = model
-        self.hop = frontend.config.hop_length
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feature_lengths = torch.div(lengths, self.hop, rounding_mode="floor") + 1
-        log_probs, out_lengths = self.model(self.features(waveforms), feature_lengths)
+        log_probs, out_lengths = self.model(self.features(waveforms), self.features.lengths(lengths))
         return log_probs, out_lengths
 
 
@@ -134,7 +98,7 @@ def export_model(model_dir: str | Path, output: str | Path, export_format: Expor
             "blank_id": 0,
             "sample_rate": features.sample_rate,
             "min_samples": features.n_fft,
-            "frame_seconds": features.hop_length * loaded.config.model.subsampling / features.sample_rate,
+            "frame_seconds": loaded.config.frame_seconds,
         }
     )
     try:

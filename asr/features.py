@@ -1,11 +1,13 @@
 """Log-mel filterbank features and the global mean/variance statistics stored with a model."""
+# No `from __future__ import annotations`: TorchScript compiles this module's functions and
+# needs their annotations as objects, not strings.
 
-from __future__ import annotations
-
+import math
 from dataclasses import dataclass
 
 import torch
 import torchaudio
+from torch import nn
 
 from asr.constants import HOP_MS, LOG_FLOOR, N_FFT, N_MELS, SAMPLE_RATE, WIN_MS
 
@@ -28,13 +30,14 @@ class FeatureConfig:
     def hop_length(self) -> int:
         return round(self.sample_rate * self.hop_ms / 1000)
 
-    @property
-    def frame_seconds(self) -> float:
-        return self.hop_length / self.sample_rate
-
     def num_frames(self, num_samples: int) -> int:
         """Frames produced for num_samples of audio (centred windows)."""
         return num_samples // self.hop_length + 1
+
+
+def feature_lengths(sample_lengths: torch.Tensor, hop_length: int) -> torch.Tensor:
+    """Feature frames of each waveform (centred windows): FeatureConfig.num_frames for tensors."""
+    return torch.div(sample_lengths, hop_length, rounding_mode="floor") + 1
 
 
 class LogMel(torch.nn.Module):
@@ -62,7 +65,43 @@ class LogMel(torch.nn.Module):
         return torch.log(power + LOG_FLOOR).transpose(1, 2)
 
     def lengths(self, sample_lengths: torch.Tensor) -> torch.Tensor:
-        return torch.div(sample_lengths, self.config.hop_length, rounding_mode="floor") + 1
+        return feature_lengths(sample_lengths, self.config.hop_length)
+
+
+class ConvLogMel(nn.Module):
+    """The same log-mel features as LogMel (reflect-padded, centred frames, power
+    spectrum, mel filterbank, log), computed with a strided convolution instead of an FFT, for export: TorchScript and ONNX
+    express it with plain ops."""
+
+    basis: torch.Tensor
+    filterbank: torch.Tensor
+
+    def __init__(self, frontend: LogMel) -> None:
+        super().__init__()
+        spectrogram = frontend.mel.spectrogram
+        n_fft, window = spectrogram.n_fft, spectrogram.window.detach().float()
+        left = (n_fft - window.numel()) // 2  # torch.stft centres a shorter window in n_fft
+        padded = torch.zeros(n_fft)
+        padded[left : left + window.numel()] = window
+        bins = n_fft // 2 + 1
+        angle = 2 * math.pi * torch.outer(torch.arange(bins, dtype=torch.float64), torch.arange(n_fft, dtype=torch.float64)) / n_fft
+        basis = torch.cat([torch.cos(angle), -torch.sin(angle)]) * padded.double()
+        self.register_buffer("basis", basis.float().unsqueeze(1))  # (2 * bins, 1, n_fft)
+        self.register_buffer("filterbank", frontend.mel.mel_scale.fb.detach().float().clone())  # (bins, n_mels)
+        self.bins = bins
+        self.half_fft = n_fft // 2
+        self.hop = spectrogram.hop_length
+        self.log_floor = LOG_FLOOR
+
+    def lengths(self, sample_lengths: torch.Tensor) -> torch.Tensor:
+        return feature_lengths(sample_lengths, self.hop)
+
+    def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
+        """(batch, samples) -> (batch, frames, n_mels) log-mel."""
+        padded = nn.functional.pad(waveforms.unsqueeze(1), (self.half_fft, self.half_fft), mode="reflect")
+        spectrum = nn.functional.conv1d(padded, self.basis, stride=self.hop)  # (batch, 2 * bins, frames)
+        power = spectrum[:, : self.bins] ** 2 + spectrum[:, self.bins :] ** 2
+        return torch.log(torch.matmul(power.transpose(1, 2), self.filterbank) + self.log_floor)
 
 
 class FeatureStats:

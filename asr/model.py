@@ -1,14 +1,17 @@
 """The acoustic model: convolutional subsampling, a (bi)LSTM stack, and a CTC output layer."""
-
-from __future__ import annotations
+# No `from __future__ import annotations`: TorchScript compiles this module's functions and
+# needs their annotations as objects, not strings.
 
 import math
+import re
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from asr.constants import DEFAULT_ALPHABET, N_MELS
+from asr.features import FeatureConfig
 
 # Limits that keep an untrusted config.json from allocating absurd amounts of memory.
 MAX_PARAMETERS = 500_000_000
@@ -68,6 +71,22 @@ class ModelConfig:
         return conv + lstm + (layer_input + 1) * self.vocab_size
 
 
+def output_frame_samples(features: FeatureConfig, model: ModelConfig) -> int:
+    """Audio samples per output frame of the model: the feature hop times the subsampling."""
+    return features.hop_length * model.subsampling
+
+
+def output_frame_seconds(features: FeatureConfig, model: ModelConfig) -> float:
+    """Seconds per output frame of the model (the unit of word and segment times)."""
+    return output_frame_samples(features, model) / features.sample_rate
+
+
+def output_frames(features: FeatureConfig, model: ModelConfig, num_samples: int) -> int:
+    """Output frames the model gives for num_samples of audio (as ConvSubsampling.lengths)."""
+    frames = features.num_frames(num_samples)
+    return -(-frames // model.subsampling)  # each stride-2 convolution rounds up
+
+
 class ConvSubsampling(nn.Module):
     """2-D convolutions over (time, mel); each stride-2 layer halves the frame rate."""
 
@@ -94,6 +113,92 @@ class ConvSubsampling(nn.Module):
         return lengths
 
 
+def reversal_index(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    """(batch, steps) time indices that reverse each sequence within its length and leave the
+    padding in place. Applying it twice restores the original order."""
+    time = torch.arange(steps, device=lengths.device).unsqueeze(0)
+    last = (lengths - 1).unsqueeze(1)
+    return torch.where(time <= last, last - time, time)
+
+
+def reorder_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """x (batch, steps, size) with its steps taken in `index` order, row by row."""
+    return x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
+class LSTMLayer(nn.Module):
+    """One (bi)LSTM layer over a padded batch: `ahead` reads each sequence forward, `behind`
+    (bidirectional only; a list of one, which TorchScript can iterate) reads it reversed within
+    its own length. Padding then always follows the real frames and never reaches their outputs."""
+
+    def __init__(self, input_size: int, hidden_size: int, bidirectional: bool) -> None:
+        super().__init__()
+        self.ahead = nn.LSTM(input_size, hidden_size, batch_first=True)
+        self.behind = nn.ModuleList([nn.LSTM(input_size, hidden_size, batch_first=True)] if bidirectional else [])
+
+    def forward(self, x: torch.Tensor, reversal: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.ahead(x)[0]
+        for lstm in self.behind:
+            back, _ = lstm(reorder_steps(x, reversal))
+            out = torch.cat([out, reorder_steps(back, reversal)], dim=-1)
+        return out
+
+
+class LSTMStack(nn.Module):
+    """The model's LSTM, in training, inference and export alike.
+
+    A packed bidirectional nn.LSTM runs a batch of unequal lengths step by step on a slow path
+    (3.4x slower for a training step on this CPU; benchmarks/train_throughput.py). Here every
+    direction of every layer is a one-layer nn.LSTM over the padded batch (see LSTMLayer), which
+    gives the packed stack's outputs and gradients for the real frames exactly, runs oneDNN's
+    fused kernels, quantizes to int8 and exports to TorchScript and ONNX. Dropout sits between
+    layers, as in nn.LSTM."""
+
+    def __init__(self, input_size: int, config: ModelConfig) -> None:
+        super().__init__()
+        directions = 2 if config.bidirectional else 1
+        sizes = [input_size] + [directions * config.hidden_size] * (config.lstm_layers - 1)
+        # Built layer by layer, forward before backward: nn.LSTM's parameter order, so the same
+        # seed draws the same initial weights and old optimizer states line up.
+        self.layers = nn.ModuleList(LSTMLayer(size, config.hidden_size, config.bidirectional) for size in sizes)
+        self.dropout = nn.Dropout(config.dropout if config.lstm_layers > 1 else 0.0)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """x (batch, steps, input) padded after each sequence's `lengths` -> (batch, steps, out).
+        Outputs past a sequence's length are meaningless."""
+        reversal = reversal_index(lengths, x.shape[1])
+        for depth, layer in enumerate(self.layers):
+            if depth > 0:
+                x = self.dropout(x)
+            x = layer(x, reversal)
+        return x
+
+
+_PACKED_LSTM_NAME = re.compile(r"lstm\.(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?")
+
+
+def upgrade_weight_name(name: str) -> str:
+    """A weight name of the model as saved before LSTMStack (one packed nn.LSTM: 'lstm.weight_ih_l2_reverse')
+    -> its name now ('lstm.layers.2.behind.0.weight_ih_l0'); other names pass unchanged."""
+    match = _PACKED_LSTM_NAME.fullmatch(name)
+    if match is None:
+        return name
+    kind, layer, reverse = match.groups()
+    return f"lstm.layers.{layer}.{'behind.0' if reverse else 'ahead'}.{kind}_l0"
+
+
+def as_packed_lstm(stack: LSTMStack) -> nn.LSTM:
+    """The stack's weights as one multi-layer nn.LSTM (the layout of models saved before
+    LSTMStack), for checking exactness against packed sequences and for benchmarks."""
+    layer = stack.layers[0]
+    assert isinstance(layer, LSTMLayer)
+    first, bidirectional = layer.ahead, len(layer.behind) > 0
+    lstm = nn.LSTM(first.input_size, first.hidden_size, len(stack.layers), batch_first=True, bidirectional=bidirectional, dropout=stack.dropout.p)
+    own = dict(stack.named_parameters())
+    lstm.load_state_dict({name: own[upgrade_weight_name(f"lstm.{name}").removeprefix("lstm.")].detach().clone() for name, _ in lstm.named_parameters()})
+    return lstm
+
+
 class CTCModel(nn.Module):
     """Log-mel features -> per-frame log-probabilities over the vocabulary (blank = 0).
 
@@ -109,15 +214,11 @@ class CTCModel(nn.Module):
         self.register_buffer("feature_mean", torch.zeros(config.n_mels))
         self.register_buffer("feature_std", torch.ones(config.n_mels))
         self.subsampling = ConvSubsampling(config)
-        self.lstm = nn.LSTM(
-            input_size=config.conv_output_size,
-            hidden_size=config.hidden_size,
-            num_layers=config.lstm_layers,
-            dropout=config.dropout if config.lstm_layers > 1 else 0.0,
-            bidirectional=config.bidirectional,
-            batch_first=True,
-        )
+        self.lstm = LSTMStack(config.conv_output_size, config)
         self.dropout = nn.Dropout(config.dropout)
+        # Set by asr.inference for bfloat16 weights: the input is cast after the normalization.
+        self.bf16 = False
+        self._register_load_state_dict_pre_hook(self._upgrade_state_dict)  # type: ignore[no-untyped-call]
         directions = 2 if config.bidirectional else 1
         self.output = nn.Linear(directions * config.hidden_size, config.vocab_size)
 
@@ -133,11 +234,16 @@ class CTCModel(nn.Module):
 
         Returns log-probabilities (batch, frames', vocab) in float32 and their lengths."""
         x = (features - self.feature_mean) / self.feature_std
+        if self.bf16:
+            x = x.to(torch.bfloat16)
         x = self.subsampling(x)
         out_lengths = self.output_lengths(lengths).clamp(min=1, max=x.shape[1])
-        # Packing makes padded and unpadded inputs give the same outputs in a bidirectional LSTM.
-        packed = nn.utils.rnn.pack_padded_sequence(x, out_lengths.cpu(), batch_first=True, enforce_sorted=False)
-        packed_out, _ = self.lstm(packed)
-        x, _ = nn.utils.rnn.pad_packed_sequence(packed_out, batch_first=True, total_length=x.shape[1])
-        logits = self.output(self.dropout(x))
+        logits = self.output(self.dropout(self.lstm(x, out_lengths)))
         return torch.log_softmax(logits.float(), dim=-1), out_lengths
+
+    def _upgrade_state_dict(self, state: dict[str, Any], prefix: str, *args: Any) -> None:
+        """Checkpoints and state dicts written before LSTMStack load under the new names."""
+        for name in [n for n in state if n.startswith(prefix)]:
+            upgraded = prefix + upgrade_weight_name(name[len(prefix) :])
+            if upgraded != name:
+                state[upgraded] = state.pop(name)

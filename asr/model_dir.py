@@ -17,7 +17,7 @@ from asr.constants import CONFIG_FILENAME, DEFAULT_ALPHABET, WEIGHTS_FILENAME
 from asr.errors import ConfigError, ModelError
 from asr.features import FeatureConfig
 from asr.fileio import atomic_write_bytes
-from asr.model import CTCModel, ModelConfig
+from asr.model import CTCModel, ModelConfig, output_frame_seconds, upgrade_weight_name
 from asr.tokenizer import CharTokenizer
 
 FORMAT_VERSION = 1
@@ -67,6 +67,11 @@ class ModelDirConfig:
             raise ValueError(f"model.vocab_size {self.model.vocab_size} != len(alphabet) + 1 = {len(self.alphabet) + 1}")
         if self.model.n_mels != self.features.n_mels:
             raise ValueError(f"model.n_mels {self.model.n_mels} != features.n_mels {self.features.n_mels}")
+
+    @property
+    def frame_seconds(self) -> float:
+        """Seconds per output frame of the model."""
+        return output_frame_seconds(self.features, self.model)
 
     def _check_features(self) -> None:
         f = self.features
@@ -152,17 +157,18 @@ def load_model_dir(path: str | Path, device: str | torch.device = "cpu") -> Load
         with safe_open(str(weights_path), framework="pt") as weights:
             # Names and shapes come from the header: a file holding other or larger tensors than
             # the config describes is refused before any of them is read into memory.
-            names = set(weights.keys())
-            missing = sorted(set(expected) - names)
-            unexpected = sorted(names - set(expected))
+            # Directories saved before LSTMStack name the LSTM weights as one nn.LSTM does.
+            stored = {upgrade_weight_name(name): name for name in weights.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+            missing = sorted(set(expected) - set(stored))
+            unexpected = sorted(set(stored) - set(expected))
             if missing or unexpected:
                 raise ModelError(path, f"weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
             for name, target in expected.items():
-                shape = tuple(weights.get_slice(name).get_shape())
+                shape = tuple(weights.get_slice(stored[name]).get_shape())
                 if shape != tuple(target.shape):
                     raise ModelError(path, f"weight {name} has shape {shape}, config needs {tuple(target.shape)}")
             for name, target in expected.items():
-                target.copy_(weights.get_tensor(name).to(target.dtype))
+                target.copy_(weights.get_tensor(stored[name]).to(target.dtype))
     except (SafetensorError, OSError) as exc:
         raise ModelError(path, f"{WEIGHTS_FILENAME} is not a valid safetensors file ({exc})") from exc
     norm = config.normalization

@@ -3,7 +3,8 @@
 - LibriSpeech: <subset>/<speaker>/<chapter>/*.flac with <speaker>-<chapter>.trans.txt
 - LJSpeech: metadata.csv (id|text|normalized text) and wavs/<id>.wav
 - a folder: any audio file with a same-named .txt transcript beside it
-- Common Voice: a TSV (path, sentence, client_id, ...) and its clips/ folder"""
+- Common Voice: a TSV (path, sentence, client_id, ...) and its clips/ folder
+- CMU AN4: etc/an4_{train,test}.{transcription,fileids} and wav/<part folder>/<speaker>/*.sph"""
 
 from __future__ import annotations
 
@@ -18,6 +19,19 @@ from asr.errors import AsrError
 from asr.fileio import atomic_write_bytes
 
 AUDIO_SUFFIXES = (".flac", ".wav", ".mp3", ".ogg", ".opus")
+# AN4 has no dev set of its own: every 7th training speaker (sorted ids, from the first; 11 of
+# 74) is held out, the same split in recipes/an4 and recipes/default_model.
+AN4_DEV_EVERY = 7
+
+
+def held_out_speakers(speakers: Iterable[str], every: int) -> set[str]:
+    """Every `every`-th distinct speaker in sorted order (numeric ids as numbers), from the first:
+    a speaker-disjoint split."""
+
+    def order(speaker: str) -> tuple[int, int, str]:
+        return (0, int(speaker), "") if speaker.isdigit() else (1, 0, speaker)
+
+    return set(sorted(set(speakers), key=order)[::every])
 
 
 @dataclass(frozen=True)
@@ -99,7 +113,36 @@ def commonvoice(tsv: Path) -> Iterator[Candidate | str]:
             yield Candidate(tsv.parent / "clips" / path, sentence, {"speaker": row.get("client_id") or ""})
 
 
-LAYOUTS = {"librispeech": librispeech, "ljspeech": ljspeech, "folder": folder, "commonvoice": commonvoice}
+def an4(root: Path) -> Iterator[Candidate | str]:
+    """CMU AN4 as distributed (root holds etc/ and wav/): both parts that are present, each row
+    with its speaker and part (train or test). The text is kept as transcribed: upper case,
+    spelled letters as one-letter words, numbers as words."""
+    parts = [part for part in ("train", "test") if (root / "etc" / f"an4_{part}.transcription").is_file()]
+    if not parts:
+        yield f"{root}: no etc/an4_train.transcription or etc/an4_test.transcription (expected the an4 folder with etc/ and wav/)"
+    for part in parts:
+        yield from _an4_part(root, part)
+
+
+def _an4_part(root: Path, part: str) -> Iterator[Candidate | str]:
+    fileids = root / "etc" / f"an4_{part}.fileids"
+    if not fileids.is_file():
+        yield f"{fileids}: not found"
+        return
+    paths = {Path(line.strip()).name: root / "wav" / f"{line.strip()}.sph" for line in fileids.read_text(encoding="utf-8").splitlines() if line.strip()}
+    transcription = root / "etc" / f"an4_{part}.transcription"
+    for number, line in enumerate(transcription.read_text(encoding="utf-8").splitlines(), start=1):
+        text, _, utt_id = line.strip().rstrip(")").rpartition("(")
+        words = [w for w in text.split() if w not in ("<s>", "</s>")]
+        if not utt_id or utt_id not in paths:
+            yield f"{transcription}:{number}: no file id for {line.strip()[:60]!r} in {fileids.name}"
+        elif not words:
+            yield f"{transcription}:{number}: empty transcript for {utt_id}"
+        else:
+            yield Candidate(paths[utt_id], " ".join(words), {"speaker": paths[utt_id].parent.name, "part": part})
+
+
+LAYOUTS = {"librispeech": librispeech, "ljspeech": ljspeech, "folder": folder, "commonvoice": commonvoice, "an4": an4}
 
 
 def write_manifest(candidates: Iterable[Candidate | str], output: Path) -> PrepareReport:

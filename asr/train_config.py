@@ -53,7 +53,10 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
     best_metric: Literal["wer", "cer"] = "wer"  # validation metric that picks best/ (cer suits weak models, whose WER sits near 100%)
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype (fp16 adds a gradient scaler); the CTC loss stays fp32
+    # Autocast dtype (fp16 adds a gradient scaler); the CTC loss and the weights stay fp32. auto:
+    # bf16 on a CPU with bfloat16 instructions (AVX512-BF16, AMX), fp32 on others and on GPUs.
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    threads: int = 0  # intra-op CPU threads per process; 0: the CPUs less one per DataLoader worker (at least 1)
     accum_steps: int = 1  # batches whose gradients are summed into one optimizer step
     checkpoint_every_steps: int = 200  # also checkpoint within an epoch (resume continues mid-epoch)
     log_every_steps: int = 20
@@ -65,6 +68,8 @@ class TrainConfig:
     resume: bool = True  # continue from output_dir/checkpoint.pt when it exists
 
     def __post_init__(self) -> None:
+        if self.threads < 0:
+            raise ValueError(f"threads must be 0 (automatic) or more, got {self.threads}")
         if self.accum_steps < 1:
             raise ValueError(f"accum_steps must be at least 1, got {self.accum_steps}")
         if self.data.feature_cache_dir and self.augment.enabled:

@@ -23,7 +23,7 @@ from asr.device import resolve_device
 from asr.errors import AudioError, ModelError
 from asr.features import LogMel
 from asr.inference import InferenceModel, Quantization
-from asr.model import CTCModel
+from asr.model import CTCModel, output_frame_samples
 from asr.model_dir import LoadedModel, load_model_dir
 from asr.results import Segment, SegmentBuilder, Transcript, Word, make_transcript
 
@@ -191,8 +191,8 @@ class Recognizer:
         self.frontend = LogMel(self.config.features).to(self.device)
         features = self.config.features
         self.sample_rate = features.sample_rate
-        self.frame_samples = features.hop_length * self.config.model.subsampling  # samples per output frame
-        self.frame_seconds = self.frame_samples / self.sample_rate
+        self.frame_samples = output_frame_samples(features, self.config.model)
+        self.frame_seconds = self.config.frame_seconds
         self.decoding = Decoding(self.tokenizer, self.frame_seconds)
 
     @property

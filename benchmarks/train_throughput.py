@@ -1,134 +1,122 @@
-"""Training throughput: the trainer end to end against the bare model step, in the same run.
+"""Training throughput on real unequal-length batches: the trainer end to end and the bare model
+step, the packed nn.LSTM path (the model before LSTMStack) and the LSTMStack path, fp32 and bf16.
 
-    python benchmarks/train_throughput.py --device cuda --precision bf16            # GPU, 5xBiLSTM-512
-    python benchmarks/train_throughput.py --device cpu --model small --steps 12     # 2-core CPU
+    python benchmarks/train_throughput.py --threads 1                      # default model shape
+    python benchmarks/train_throughput.py --threads 1 --model 5x512 --bare-only
+    python benchmarks/train_throughput.py --threads 1 --workers 0 1 2      # the loader's share
+    python benchmarks/train_throughput.py --device cuda --threads 8
 
-End to end is `asr.train.train` itself on real FLAC files (LibriSpeech layout, ../shared/data
-sample by default): DataLoader workers decoding audio, log-mel on the training device,
-SpecAugment and gain as in the recipe, the model, the fp32 CTC loss, clipping and the AdamW
-step. It is timed from the outside: the progress bar's iterator is wrapped to stamp each batch.
-The bare step runs a fresh model of the same config on pre-made tensors of exactly the same
-shapes (features, lengths, targets), so the difference is what the data pipeline costs.
-
-Order: trainer (untimed, every batch shape once), bare step (timed), trainer again (timed), so
-both timed passes see warm per-shape caches. The sample has ~200 utterances; its manifest lists
-them --repeat times so that the timed steps fall in one epoch (no epoch-end model writing inside
-the measurement). Warm-up batches (worker start, autotuning) are left out of both figures.
-Prints a Markdown table."""
+End to end is `asr.train.train` itself on the real speech of ../shared/data (AN4, speechocean762,
+LibriSpeech, LJSpeech: short and long utterances mixed): a DataLoader decoding and augmenting
+audio, log-mel, SpecAugment, the model, the fp32 CTC loss, clipping and AdamW. A TrainHooks
+callback stamps each batch as it reaches the step. The bare step runs a fresh model of the same
+shape on random tensors of exactly the batches' shapes, so the difference is what the data
+side costs. The packed rows run the same weights through one nn.LSTM over packed sequences
+(asr.model.as_packed_lstm, sharing the parameters). Every row trains on the same batches;
+warm-up batches are left out. Prints a Markdown table; ratios are to the first row."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
+from torch import nn
 
-import asr.train as train_module
 from asr.data import Batch
-from asr.model import CTCModel
-from asr.prepare import librispeech, write_manifest
+from asr.distributed import DistContext
+from asr.model import CTCModel, LSTMStack, as_packed_lstm, upgrade_weight_name
+from asr.train import TrainHooks, train, training_threads
 from asr.train_config import TrainConfig, load_train_config
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = ROOT.parent / "shared" / "data" / "librispeech-mini" / "LibriSpeech" / "train-clean-100"
-RECIPE = ROOT / "recipes" / "librispeech" / "config_100h.yaml"
-MODELS = {
-    # The recipe's network: 5 x BiLSTM-512, x4 subsampling (about 30 M parameters).
-    "5x512": [],
-    # Small enough for a 2-core CPU to take a few steps in a minute.
-    "small": ["model.lstm_layers=2", "model.hidden_size=256", "model.conv_channels=16"],
-}
+SHARED = ROOT.parent / "shared" / "data"
+CORPORA = ["an4/train.jsonl", "speechocean762/train.jsonl", "ljspeech/train.jsonl", "kathleen/all.jsonl"]
+MODELS = {"default": [], "5x512": ["model.lstm_layers=5", "model.hidden_size=512"]}  # default: 4 x BiLSTM-320, x4
+CONFIG = """output_dir: {out}
+epochs: 1
+data:
+  train_manifests: {manifests}
+  batch_size: {batch_size}
+  max_batch_seconds: 240.0
+  stats_utterances: 50
+spec_augment: {{freq_masks: 2, time_masks: 2}}
+augment: {{gain_db: 6.0, speed_factors: [0.9, 1.0, 1.1], noise_prob: 0.2}}
+checkpoint_every_steps: 1000000
+log_every_steps: 1000000
+keep_epoch_models: 0
+tensorboard: false
+"""
 
 
-@dataclass(frozen=True)
-class BatchShape:
-    sample_lengths: torch.Tensor
-    target_lengths: torch.Tensor
+class PackedLSTM(nn.Module):
+    """The stack's own parameters run as one nn.LSTM over packed sequences (the old path)."""
+
+    def __init__(self, stack: LSTMStack) -> None:
+        super().__init__()
+        self.lstm = as_packed_lstm(stack)
+        own = dict(stack.named_parameters())
+        for name, _ in list(self.lstm.named_parameters()):
+            setattr(self.lstm, name, own[upgrade_weight_name(f"lstm.{name}").removeprefix("lstm.")])
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = nn.utils.rnn.pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=x.shape[1])
+        return out
 
 
-class StampedBatches:
-    """Stands in for the trainer's progress bar: yields the batches unchanged, stamping when each
-    one reaches the training step and keeping its shapes."""
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-        self.shapes: list[BatchShape] = []
-        self.iterable: Iterable[Batch] = ()
-
-    def __call__(self, iterable: Iterable[Batch], **kwargs: Any) -> StampedBatches:
-        self.iterable = iterable
-        return self
-
-    def __iter__(self) -> Iterator[Batch]:
-        for batch in self.iterable:
-            self.times.append(time.perf_counter())
-            self.shapes.append(BatchShape(batch.sample_lengths.clone(), batch.target_lengths.clone()))
-            yield batch
-
-    def set_postfix(self, **kwargs: Any) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+def use_packed(model: CTCModel) -> None:
+    assert isinstance(model.lstm, LSTMStack)
+    model.lstm = PackedLSTM(model.lstm)  # type: ignore[assignment]
 
 
-def make_manifest(corpus: Path, repeat: int, folder: Path) -> Path:
-    once = folder / "once.jsonl"
-    report = write_manifest(librispeech(corpus), once)
-    if not report.written:
-        sys.exit(f"no utterances under {corpus}: {report.problems[:3]}")
-    lines = once.read_text().splitlines()
-    manifest = folder / "train.jsonl"
-    manifest.write_text("\n".join(lines * repeat) + "\n")
-    return manifest
+@dataclass
+class Stamps:
+    times: list[float] = field(default_factory=list)
+    shapes: list[tuple[list[int], list[int]]] = field(default_factory=list)  # (sample lengths, target lengths)
+
+    def __call__(self, batch: Batch) -> None:
+        self.times.append(time.perf_counter())
+        self.shapes.append((batch.sample_lengths.tolist(), batch.target_lengths.tolist()))
 
 
-def end_to_end(cfg: TrainConfig) -> StampedBatches:
-    stamps = StampedBatches()
-    original = train_module.tqdm
-    train_module.tqdm = stamps  # type: ignore[assignment]
-    try:
-        train_module.train(cfg)
-    finally:
-        train_module.tqdm = original  # type: ignore[assignment]
+def end_to_end(cfg: TrainConfig, packed: bool) -> Stamps:
+    stamps = Stamps()
+    train(cfg, TrainHooks(model_ready=use_packed if packed else None, batch_ready=stamps, progress_bar=False))
+    stamps.times.append(time.perf_counter())  # the last step ends with training (max_steps)
     return stamps
 
 
-def bare_steps(cfg: TrainConfig, shapes: list[BatchShape], device: torch.device) -> list[float]:
-    """Forward, fp32 CTC loss, backward, clipping and AdamW step on pre-made tensors; the same
-    autocast as the trainer. Returns the time stamp at the start of each step (and one at the end)."""
+def bare_steps(cfg: TrainConfig, shapes: list[tuple[list[int], list[int]]], packed: bool, device: torch.device) -> list[float]:
+    """Forward, fp32 CTC loss, backward, clipping and AdamW on random tensors of the batches' shapes."""
     torch.manual_seed(0)
-    model = CTCModel(cfg.model).to(device).train()
+    model = CTCModel(cfg.model)
+    if packed:
+        use_packed(model)
+    model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr)
     ctc = torch.nn.CTCLoss(zero_infinity=True)
-    hop = cfg.features.hop_length
+    dtype = torch.bfloat16 if cfg.precision == "bf16" else None
     inputs = []
-    for shape in shapes:
-        frames = shape.sample_lengths // hop + 1
-        feats = torch.randn(len(frames), int(frames.max()), cfg.features.n_mels, device=device)
-        targets = torch.randint(1, cfg.model.vocab_size, (int(shape.target_lengths.sum()),), device=device)
-        inputs.append((feats, frames.to(device), targets, shape.target_lengths.to(device)))
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
-    scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
+    for samples, target_lengths in shapes:
+        frames = torch.tensor(samples) // cfg.features.hop_length + 1
+        feats = torch.randn(len(samples), int(frames.max()), cfg.features.n_mels, device=device)
+        targets = torch.randint(1, cfg.model.vocab_size, (sum(target_lengths),), device=device)
+        inputs.append((feats, frames.to(device), targets, torch.tensor(target_lengths, device=device)))
     times = []
     for feats, frames, targets, target_lengths in inputs:
         times.append(time.perf_counter())
         with torch.autocast(device.type, dtype=dtype) if dtype else nullcontext():
             log_probs, out_lengths = model(feats, frames)
         loss = ctc(log_probs.float().transpose(0, 1), targets, out_lengths, target_lengths)
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
+        loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
+        optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         float(loss.detach())  # the trainer reads the loss every step too (a device sync)
     if device.type == "cuda":
@@ -137,80 +125,64 @@ def bare_steps(cfg: TrainConfig, shapes: list[BatchShape], device: torch.device)
     return times
 
 
-def rate(times: list[float], shapes: list[BatchShape], warmup: int, sample_rate: int) -> tuple[float, float, int]:
-    """(audio seconds, wall seconds) over the batches after warm-up that have an end stamp."""
-    timed = range(warmup, len(times) - 1)
-    audio = sum(float(shapes[i].sample_lengths.sum()) for i in timed) / sample_rate
-    return audio, times[-1] - times[warmup], len(timed)
+def audio_rate(times: list[float], shapes: list[tuple[list[int], list[int]]], warmup: int, sample_rate: int) -> float:
+    """Audio seconds per wall second over the batches after warm-up."""
+    audio = sum(sum(shapes[i][0]) for i in range(warmup, len(times) - 1)) / sample_rate
+    return audio / (times[-1] - times[warmup])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="a LibriSpeech-layout folder of FLAC files")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="bf16")
-    parser.add_argument("--model", choices=sorted(MODELS), default="5x512")
-    parser.add_argument("--steps", type=int, default=60, help="timed steps (after warm-up)")
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--max-batch-seconds", type=float, default=800.0)
-    parser.add_argument("--num-workers", type=int, default=min(12, os.cpu_count() or 1))
-    parser.add_argument("--repeat", type=int, default=0, help="list the sample this many times (default: enough for the steps)")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="more trainer config overrides")
+    parser.add_argument("--data", type=Path, default=SHARED, help="the shared data folder (manifests: " + ", ".join(CORPORA) + ")")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--model", choices=sorted(MODELS), default="default")
+    parser.add_argument("--threads", type=int, default=0, help="training threads (0: the trainer's default)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1], help="DataLoader workers; several: one bf16 row each")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps (after warm-up)")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=12)
+    parser.add_argument("--bare-only", action="store_true", help="bare steps only (the batches come from one bf16 trainer pass)")
     args = parser.parse_args()
-    if not args.corpus.is_dir():
-        sys.exit(f"{args.corpus}: not found (pass --corpus with a LibriSpeech-layout folder)")
-
+    manifests = [args.data / name for name in CORPORA]
+    if missing := [str(m) for m in manifests if not m.is_file()]:
+        sys.exit(f"error: manifests not found: {', '.join(missing)} (pass --data)")
+    device = torch.device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        steps = args.warmup + args.steps + 1
-        utterances = len(list(args.corpus.rglob("*.flac")))
-        repeat = args.repeat or max(1, -(-steps * args.batch_size // max(1, utterances)) + 1)
-        manifest = make_manifest(args.corpus, repeat, folder)
-        overrides = [
-            f"output_dir={folder / 'exp'}",
-            f"data.train_manifests=[{manifest}]",
-            "data.valid_manifests=[]",
-            f"data.batch_size={args.batch_size}",
-            f"data.max_batch_seconds={args.max_batch_seconds}",
-            f"data.num_workers={args.num_workers}",
-            "data.stats_utterances=50",
-            f"device={args.device}",
-            f"precision={args.precision}",
-            "epochs=1",
-            f"max_steps={steps}",
-            "checkpoint_every_steps=1000000",
-            "log_every_steps=1000000",
-            "tensorboard=false",
-            "keep_epoch_models=0",
-            *MODELS[args.model],
-            *args.overrides,
-        ]
-        cfg = load_train_config(RECIPE, overrides)
-        device = torch.device(args.device)
-        # Pass 1 (not timed) runs every batch shape once, so that neither timed pass pays for
-        # first-time work the other skips (oneDNN/cuDNN plans per shape, allocator growth).
-        first = end_to_end(cfg)
-        if len(first.times) < args.warmup + 2:
-            sys.exit(f"only {len(first.times)} batches ran; lower --warmup or raise --repeat")
-        bare = bare_steps(cfg, first.shapes[:-1], device)
-        stamps = end_to_end(replace(cfg, output_dir=str(folder / "exp2")))
-        if [s.sample_lengths.tolist() for s in stamps.shapes] != [s.sample_lengths.tolist() for s in first.shapes]:
-            sys.exit("the two end-to-end passes saw different batches")
+        config = Path(tmp) / "config.yaml"
+        config.write_text(CONFIG.format(out=Path(tmp) / "exp", manifests=[str(m) for m in manifests], batch_size=args.batch_size))
 
-    rate_sr = cfg.features.sample_rate
-    e2e_audio, e2e_wall, e2e_n = rate(stamps.times, stamps.shapes, args.warmup, rate_sr)
-    bare_audio, bare_wall, bare_n = rate(bare, stamps.shapes, args.warmup, rate_sr)
-    params = sum(p.numel() for p in CTCModel(cfg.model).parameters())
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"\nmodel {args.model} ({params / 1e6:.1f} M parameters, x{cfg.model.subsampling} subsampling), {args.precision}, {name}")
-    limits = f"batches of <= {args.batch_size} utterances / {args.max_batch_seconds:.0f} s"
-    print(f"{limits}; {args.num_workers} loader workers; {args.warmup} warm-up batches excluded\n")
-    print("| pipeline | batches | audio s | wall s | audio s per s | share of bare step |")
-    print("|---|---|---|---|---|---|")
-    bare_speed = bare_audio / bare_wall
-    for label, audio, wall, n in (("trainer end to end", e2e_audio, e2e_wall, e2e_n), ("bare model step", bare_audio, bare_wall, bare_n)):
-        print(f"| {label} | {n} | {audio:.0f} | {wall:.2f} | {audio / wall:.1f} | {audio / wall / bare_speed:.1%} |")
+        def cfg(precision: str, workers: int, run: str) -> TrainConfig:
+            overrides = [f"output_dir={Path(tmp) / run}", f"precision={precision}", f"data.num_workers={workers}", f"device={args.device}"]
+            overrides += [f"threads={args.threads}", f"max_steps={args.warmup + args.steps}", *MODELS[args.model]]
+            return load_train_config(config, overrides)
+
+        rows: list[tuple[str, float]] = []
+        rate = cfg("fp32", 0, "x").features.sample_rate
+        # Untimed: every batch shape once (oneDNN plans, allocator growth), and the batches' shapes.
+        shapes = end_to_end(cfg("bf16", args.workers[0], "warm"), packed=False).shapes
+        for precision in ("fp32", "bf16"):
+            for packed in (True, False):
+                path = "packed nn.LSTM" if packed else "LSTMStack"
+                if not args.bare_only:
+                    stamps = end_to_end(cfg(precision, args.workers[0], f"{precision}{packed}"), packed)
+                    if stamps.shapes != shapes:
+                        sys.exit("the trainer passes saw different batches")
+                    rows.append((f"trainer, {path}, {precision}, {args.workers[0]} workers", audio_rate(stamps.times, shapes, args.warmup, rate)))
+                bare = bare_steps(cfg(precision, 0, "bare"), shapes, packed, device)
+                rows.append((f"bare step, {path}, {precision}", audio_rate(bare, shapes, args.warmup, rate)))
+        for workers in args.workers[1:]:
+            stamps = end_to_end(cfg("bf16", workers, f"workers{workers}"), packed=False)
+            rows.append((f"trainer, LSTMStack, bf16, {workers} workers", audio_rate(stamps.times, shapes, args.warmup, rate)))
+        params = sum(p.numel() for p in CTCModel(cfg("fp32", 0, "x").model).parameters())
+        threads = training_threads(cfg("fp32", args.workers[0], "x"), DistContext())
+        where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {threads} training threads"
+        audio = sum(sum(s[0]) for s in shapes[args.warmup : args.warmup + args.steps]) / rate
+        batches = f"{args.steps} timed batches of <= {args.batch_size} utterances ({audio:.0f} s of audio)"
+        print(f"\nmodel {args.model} ({params / 1e6:.1f} M parameters), {where}; {batches}\n")
+    print("| pipeline | audio s per s | x first row |")
+    print("|---|---|---|")
+    for label, speed in rows:
+        print(f"| {label} | {speed:.1f} | {speed / rows[0][1]:.2f} |")
 
 
 if __name__ == "__main__":

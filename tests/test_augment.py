@@ -25,8 +25,8 @@ from asr.errors import ConfigError
 from asr.features import LogMel
 from asr.model import CTCModel
 from asr.tokenizer import CharTokenizer
-from asr.train import Split, evaluate
 from asr.train_config import load_train_config
+from asr.train_data import Split, validate
 from tests.conftest import SPEECH, SPEECH_MANIFEST, write_config
 
 RATE = 16_000
@@ -153,5 +153,5 @@ def test_training_augments_and_validation_never_does(tmp_path: Path, monkeypatch
     item = training[0]
     assert calls and abs(item.waveform.numel() - round(calls[0] / 1.1)) <= 1  # type: ignore[union-attr]
     calls.clear()
-    evaluate(CTCModel(cfg.model), LogMel(cfg.features), split, tokenizer, cfg, torch.device("cpu"))
+    validate(CTCModel(cfg.model), LogMel(cfg.features), split, tokenizer, cfg, torch.device("cpu"))
     assert calls == []

@@ -1,5 +1,5 @@
-"""The inference arrangement of the model (asr.inference): exactly the packed model's outputs,
-and its int8 and bfloat16 variants close to the fp32 one on real speech."""
+"""The model prepared for inference (asr.inference): the training network's outputs in fp32,
+its int8 and bfloat16 variants close to them on real speech, the caller's model untouched."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import asr
-from asr.inference import InferenceModel, Quantization, reorder_steps, reversal_index
-from asr.model import CTCModel, ModelConfig
+from asr.inference import InferenceModel, Quantization
+from asr.model import CTCModel, ModelConfig, reorder_steps, reversal_index
 from tests.conftest import ROOT, SPEECH, fixture_texts
 
 REAL_SPEECH = sorted((ROOT / "demo" / "examples").glob("*.flac")) + sorted(SPEECH.glob("*.flac"))
@@ -25,18 +25,24 @@ def test_reversal_index_reverses_each_row_within_its_length() -> None:
     assert reorder_steps(x, index)[1, :, 0].tolist() == [12.0, 10.0, 14.0, 16.0, 18.0]
 
 
-@pytest.mark.parametrize("bidirectional", [True, False])
-def test_unpacked_model_gives_the_packed_models_outputs(bidirectional: bool) -> None:
+@pytest.mark.parametrize("quantize", [None, "int8", "bf16"])
+def test_inference_model_follows_the_network_and_leaves_it_as_it_was(quantize: Quantization | None) -> None:
     torch.manual_seed(0)
-    model = CTCModel(ModelConfig(lstm_layers=3, hidden_size=24, conv_channels=4, bidirectional=bidirectional)).eval()
+    model = CTCModel(ModelConfig(lstm_layers=3, hidden_size=24, conv_channels=4)).train()
     model.set_normalization(torch.randn(80).tolist(), (torch.rand(80) + 0.5).tolist())
+    before = {name: t.clone() for name, t in model.state_dict().items()}
     features, lengths = torch.randn(3, 97, 80), torch.tensor([97, 50, 13])
+    inference = InferenceModel(model, quantize)
     with torch.inference_mode():
-        expected, expected_lengths = model(features, lengths)
-        got, got_lengths = InferenceModel(model)(features, lengths)
+        got, got_lengths = inference(features, lengths)
+        expected, expected_lengths = model.eval()(features, lengths)
     assert got_lengths.tolist() == expected_lengths.tolist() == [25, 13, 4]
+    assert got.dtype == torch.float32
+    tolerance = {None: 1e-6, "int8": 0.5, "bf16": 0.5}[quantize]  # log-probabilities of an untrained network
     for row, valid in enumerate(expected_lengths.tolist()):
-        assert torch.allclose(got[row, :valid], expected[row, :valid], atol=1e-5)
+        assert torch.allclose(got[row, :valid], expected[row, :valid], atol=tolerance)
+    assert all(torch.equal(t, before[name]) for name, t in model.state_dict().items())
+    assert not model.bf16
 
 
 def test_quantization_options_are_checked() -> None:

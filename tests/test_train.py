@@ -3,7 +3,6 @@ from __future__ import annotations
 import csv
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -11,33 +10,33 @@ import torch
 from safetensors.torch import load_file
 
 import asr
-import asr.train as train_module
 from asr import feature_cache
 from asr.data import read_manifest
 from asr.errors import ConfigError
 from asr.sampler import epoch_batches
-from asr.train import lr_factor, train
+from asr.train import TrainHooks, lr_factor, train
 from asr.train_config import load_train_config
 from tests.conftest import FAST_OVERRIDES, SPEECH, SPEECH_MANIFEST, TINY_OVERRIDES, fixture_texts, write_config
+from tests.fixtures.make_tiny_model import TINY_MODEL_EPOCHS, TINY_MODEL_OVERRIDES
 
 
-def test_overfit_reproduces_transcripts(tiny_model_dir: Path) -> None:
-    recognizer = asr.load_model(tiny_model_dir)
+def test_overfit_reproduces_transcripts(trained_tiny_model_dir: Path) -> None:
+    recognizer = asr.load_model(trained_tiny_model_dir)
     for name, text in fixture_texts().items():
         assert recognizer.transcribe(SPEECH / name).text == text
-    epochs = sorted(p.name for p in (tiny_model_dir.parent / "epochs").iterdir())
-    assert epochs == [f"epoch-{n}" for n in range(296, 301)]  # keep_epoch_models: 5
-    log = list(csv.DictReader((tiny_model_dir.parent / "train_log.csv").open()))
-    assert len(log) == 300
+    epochs = sorted(p.name for p in (trained_tiny_model_dir.parent / "epochs").iterdir())
+    assert epochs == [f"epoch-{n}" for n in range(TINY_MODEL_EPOCHS - 4, TINY_MODEL_EPOCHS + 1)]  # keep_epoch_models: 5
+    log = list(csv.DictReader((trained_tiny_model_dir.parent / "train_log.csv").open()))
+    assert len(log) == TINY_MODEL_EPOCHS
     assert float(log[-1]["train_loss"]) < 0.05 < float(log[0]["train_loss"])
 
 
-def test_model_dir_records_provenance(tiny_model_dir: Path) -> None:
-    recognizer = asr.load_model(tiny_model_dir)
-    provenance = recognizer.config.provenance
-    assert provenance["epochs_completed"] == 300
+def test_model_dir_records_provenance(trained_tiny_model_dir: Path) -> None:
+    provenance = asr.load_model(trained_tiny_model_dir).config.provenance
+    assert provenance["epochs_completed"] == TINY_MODEL_EPOCHS
     assert provenance["train_manifests"] == [str(SPEECH_MANIFEST)]
-    assert provenance["train_config"]["model"]["hidden_size"] == 128
+    assert provenance["train_config"]["model"]["hidden_size"] == 48
+    assert provenance["precision"] == "fp32"
 
 
 def _short_run(directory: Path, extra: list[str]) -> Path:
@@ -97,7 +96,7 @@ def test_warmup_then_cosine_schedule(tmp_path: Path) -> None:
 
 
 def test_fine_tuning_starts_from_a_model_and_can_change_the_alphabet(tiny_model_dir: Path, tmp_path: Path) -> None:
-    base = [o for o in TINY_OVERRIDES if not o.startswith("epochs=")]
+    base = [o for o in TINY_MODEL_OVERRIDES if not o.startswith("epochs=")]
     same = load_train_config(write_config(tmp_path / "same", SPEECH_MANIFEST), [*base, "epochs=1", "optim.lr=1e-9", f"init_from={tiny_model_dir}"])
     tuned = asr.load_model(train(same))
     assert tuned.transcribe(SPEECH / "espeak_us_cat.flac").text == "the cat sat on the mat"
@@ -132,20 +131,13 @@ def _fast(directory: Path, extra: list[str]) -> Path:
     return directory / "exp"
 
 
-def test_trainer_feeds_the_length_sorted_batches_of_the_sampler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_trainer_feeds_the_length_sorted_batches_of_the_sampler(tmp_path: Path) -> None:
     seen: list[list[int]] = []
-    original = train_module.collate
-
-    def recording(items: list[Any]) -> Any:
-        batch = original(items)
-        seen.append(batch.indices)
-        return batch
-
-    monkeypatch.setattr(train_module, "collate", recording)
-    _fast(tmp_path, ["epochs=2", "data.batch_size=2", "data.sortagrad=true"])
+    hooks = TrainHooks(batch_ready=lambda batch: seen.append(batch.indices))
+    train(load_train_config(write_config(tmp_path, SPEECH_MANIFEST), [*FAST_OVERRIDES, "epochs=2", "data.batch_size=2", "data.sortagrad=true"]), hooks)
     durations = [e.duration for e in read_manifest(SPEECH_MANIFEST)]
     expected = [epoch_batches(durations, 2, 320.0, 0, epoch, sortagrad=True) for epoch in (0, 1)]
-    assert seen[-4:] == expected[0] + expected[1]  # (before them: the statistics pass, one by one)
+    assert seen == expected[0] + expected[1]
     # SortaGrad: the first epoch goes from the shortest batch to the longest.
     longest = [max(durations[i] for i in batch) for batch in expected[0]]
     assert longest == sorted(longest)
@@ -171,17 +163,17 @@ def test_fp16_with_a_gradient_scaler_resumes_exactly(tmp_path: Path) -> None:
         assert torch.equal(tensor, final[1]["model"][name]), name
 
 
-def test_non_finite_losses_are_skipped_counted_and_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_non_finite_losses_are_skipped_counted_and_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     calls = {"n": 0}
-    original = torch.nn.CTCLoss.forward
+    ctc = torch.nn.CTCLoss(zero_infinity=True)
 
-    def sometimes_nan(self: torch.nn.CTCLoss, *args: torch.Tensor) -> torch.Tensor:
+    def sometimes_nan(*args: torch.Tensor) -> torch.Tensor:
         calls["n"] += 1
-        loss = original(self, *args)
+        loss: torch.Tensor = ctc(*args)
         return loss * float("nan") if calls["n"] in (2, 7) else loss
 
-    monkeypatch.setattr(torch.nn.CTCLoss, "forward", sometimes_nan)
-    exp = _fast(tmp_path, ["epochs=2"])
+    train(load_train_config(write_config(tmp_path, SPEECH_MANIFEST), [*FAST_OVERRIDES, "epochs=2"]), TrainHooks(loss=sometimes_nan))
+    exp = tmp_path / "exp"
     rows = list(csv.DictReader((exp / "train_log.csv").open()))
     assert [row["skipped_batches"] for row in rows] == ["1", "2"]
     err = capsys.readouterr().err

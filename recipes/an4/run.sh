@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# CMU AN4 from scratch: prepare -> train -> average -> language model -> evaluate -> export.
+#
+#   bash recipes/an4/run.sh [--stage N] [--stop-stage M] [--an4 DIR | --manifest FILE]
+#
+#   --an4 DIR        the an4 folder as CMU distributes it (etc/, wav/*.sph): asr prepare an4
+#   --manifest FILE  a manifest of AN4's training part with speakers (default:
+#                    ../shared/data/an4/train.jsonl, the training part as Opus)
+#
+# 1 manifests: speaker-disjoint train/dev split of the training part (split.py), and AN4's test
+#   part as test.jsonl when --an4 has it      2 train (config.yaml; resumes)
+# 3 average the last 5 epochs                 4 3-gram LM of the training transcripts only
+# 5 tune the LM weight and word score on dev  6 evaluate greedy and beam + LM on dev (and test)
+# 7 copy the model with its LM to model/ (fp16)
+# Scored with the basic normalizer (lower case, no punctuation): AN4's spelled letters and
+# number words stay words as transcribed (Whisper's normalizer would turn "FIVE TWO" into "52").
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+stage=1; stop_stage=7; an4=""; manifest="$here/../../../shared/data/an4/train.jsonl"
+while [ $# -gt 0 ]; do
+    case $1 in
+        --stage) stage=$2; shift 2 ;;
+        --stop-stage) stop_stage=$2; shift 2 ;;
+        --an4) an4=$2; shift 2 ;;
+        --manifest) manifest=$2; shift 2 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+dev_sets=(data/dev.jsonl)
+
+if run_stage 1; then
+    if [ -n "$an4" ]; then
+        [ -d "$an4/etc" ] || { echo "error: $an4: not an AN4 folder (expected etc/ and wav/)" >&2; exit 1; }
+        python3 -m asr prepare an4 "$an4" -o data/an4.jsonl
+        manifest=data/an4.jsonl
+    fi
+    [ -f "$manifest" ] || { echo "error: $manifest: manifest not found (pass --an4 DIR or --manifest FILE)" >&2; exit 1; }
+    python3 split.py "$manifest" --out data
+fi
+[ -f data/test.jsonl ] && dev_sets+=(data/test.jsonl)
+run_stage 2 && python3 -m asr train config.yaml
+run_stage 3 && python3 -m asr average exp/epochs/epoch-* -o exp/average
+if run_stage 4; then
+    mkdir -p lm
+    python3 -m asr lm build data/train_text.txt --order 3 -o lm/an4_train_3g.arpa
+fi
+if run_stage 5; then
+    rm -rf exp/average_lm && cp -r exp/average exp/average_lm
+    python3 -m asr lm tune data/dev.jsonl --model exp/average_lm --lm lm/an4_train_3g.arpa --normalizer basic \
+        --lm-weights 0.25 0.5 0.75 1 1.5 2 --word-scores -1 0 1 2 3 --beam-sizes 32
+fi
+if run_stage 6; then
+    python3 -m asr evaluate --model exp/average --normalizer basic "${dev_sets[@]}" -o eval/greedy
+    python3 -m asr evaluate --model exp/average_lm --decoder beam --normalizer basic "${dev_sets[@]}" -o eval/beam_lm
+fi
+if run_stage 7; then
+    python3 ../default_model/export.py exp/average_lm model
+    cp exp/average_lm/*.arpa exp/average_lm/*.vocab model/ 2>/dev/null || true
+fi
+exit 0
