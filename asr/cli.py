@@ -210,7 +210,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from asr.train_config import load_train_config
 
     try:
-        config = load_train_config(args.config, args.overrides)
+        threads = [f"threads={args.threads}"] if args.threads else []
+        config = load_train_config(args.config, [*args.overrides, *threads])
         best = train(config)
     except (AsrError, ValueError) as exc:
         _fail(exc, args.verbose)
@@ -477,6 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tn.add_argument("config", help="YAML config (see recipes/*/config.yaml); relative paths in it are relative to its folder")
     tn.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config fields, e.g. epochs=5 optim.lr=0.0005")
+    tn.add_argument(
+        "--threads", type=int, default=0, help="CPU threads per training process (the config's threads; default: the cores less one per loader worker)"
+    )
     tn.add_argument("--verbose", "-v", action="store_true", help="print full tracebacks for errors")
     tn.set_defaults(func=cmd_train)
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +11,13 @@ import torch
 from safetensors.torch import load_file
 
 import asr
+import asr.train as train_module
 from asr import feature_cache
 from asr.data import read_manifest
+from asr.distributed import DistContext
 from asr.errors import ConfigError
 from asr.sampler import epoch_batches
-from asr.train import TrainHooks, lr_factor, train
+from asr.train import TrainHooks, lr_factor, resolve_precision, train, training_threads
 from asr.train_config import load_train_config
 from tests.conftest import FAST_OVERRIDES, SPEECH, SPEECH_MANIFEST, TINY_OVERRIDES, fixture_texts, write_config
 from tests.fixtures.make_tiny_model import TINY_MODEL_EPOCHS, TINY_MODEL_OVERRIDES
@@ -221,3 +224,37 @@ def test_training_flushes_subnormal_floats(tmp_path: Path, monkeypatch: pytest.M
     _fast(tmp_path, ["max_steps=1"])
     assert calls == [True, False]  # on for training, back off afterwards
     assert np.float32(1e-39) * np.float32(1.0) != 0.0
+
+
+def test_threads_option_sets_the_training_threads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from asr.cli import main
+
+    before = torch.get_num_threads()
+    config = write_config(tmp_path, SPEECH_MANIFEST)
+    assert main(["train", "--threads", "1", str(config), *FAST_OVERRIDES, "max_steps=1"]) == 0
+    assert ", 1 threads, " in capsys.readouterr().err
+    assert torch.get_num_threads() == before  # restored for the rest of the process
+
+
+def test_default_threads_leave_a_core_to_each_loader_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)))
+    config = load_train_config(write_config(Path("/nonexistent"), SPEECH_MANIFEST), ["data.num_workers=2"])
+    assert training_threads(config, DistContext()) == 6
+    assert training_threads(replace(config, threads=3), DistContext()) == 3
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")  # torchrun with 4 processes on this machine
+    assert training_threads(config, DistContext(world_size=4)) == 1
+    assert training_threads(replace(config, data=replace(config.data, num_workers=9)), DistContext()) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert training_threads(config, DistContext()) == torch.get_num_threads()
+
+
+def test_auto_precision_is_bf16_only_on_cpus_with_bfloat16_instructions(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_train_config(write_config(Path("/nonexistent"), SPEECH_MANIFEST))
+    assert config.precision == "auto"
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    for has_bf16, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(train_module, "cpu_has_bf16", lambda has=has_bf16: has)
+        assert resolve_precision(config, cpu) == expected
+        assert resolve_precision(config, gpu) == "fp32"
+        assert resolve_precision(replace(config, precision="fp16"), cpu) == "fp16"
