@@ -225,3 +225,62 @@ def test_synth_engine_renders_a_clip_when_installed(engine: str, tmp_path: Path)
     assert info.samplerate == 16000 and info.channels == 1
     assert 1.0 < duration < 6.0  # seven words
 
+
+
+def run_recipe(name: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(ROOT / "recipes" / name / "run.sh"), *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(
+    ("recipe", "option", "message"),
+    [
+        ("digits", "--fsdd", "all.jsonl: not found; pass --fsdd with the FSDD folder"),
+        ("ljspeech", "--ljspeech", "not an LJSpeech folder (expected metadata.csv and wavs/ in it"),
+        ("librispeech", "--corpus", "none of the LibriSpeech subsets"),
+    ],
+)
+def test_recipes_take_their_corpus_path_and_stop_when_nothing_is_there(recipe: str, option: str, message: str, tmp_path: Path) -> None:
+    before = sorted((ROOT / "recipes" / recipe).rglob("*"))
+    result = run_recipe(recipe, option, tmp_path, "--stop-stage", "1")
+    assert result.returncode != 0
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and message in result.stderr
+    assert sorted((ROOT / "recipes" / recipe).rglob("*")) == before  # nothing written
+
+
+def fake_fsdd(folder: Path, speakers: list[str]) -> Path:
+    """An FSDD-like folder: all.jsonl over the fixture clips, two per speaker."""
+    (folder / "recordings").mkdir(parents=True)
+    rows = []
+    for speaker in speakers:
+        for n, clip in enumerate(sorted((ROOT / "tests" / "fixtures" / "speech").glob("*.flac"))[:2]):
+            target = folder / "recordings" / f"{n}_{speaker}.flac"
+            target.write_bytes(clip.read_bytes())
+            rows.append({"audio_filepath": f"recordings/{target.name}", "duration": 1.0, "text": "zero", "speaker": speaker})
+    (folder / "all.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return folder
+
+
+def test_digits_prepare_splits_a_given_corpus_by_speaker(tmp_path: Path) -> None:
+    script = ROOT / "recipes" / "digits" / "prepare.py"
+    corpus = fake_fsdd(tmp_path / "fsdd", ["theo", "jackson", "nicolas", "george", "lucas", "yweweler"])
+    result = subprocess.run([sys.executable, str(script), "--fsdd", str(corpus), "--out", str(tmp_path / "data")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    counts = {split: len((tmp_path / "data" / f"{split}.jsonl").read_text().splitlines()) for split in ("train", "dev", "test")}
+    assert counts == {"train": 9, "dev": 1, "test": 2}  # dev: every 10th row (the first is a test speaker's)
+    no_test_speaker = fake_fsdd(tmp_path / "other", ["jackson", "nicolas"])
+    result = subprocess.run([sys.executable, str(script), "--fsdd", str(no_test_speaker), "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert result.returncode == 1 and "no utterances for test" in result.stderr and not (tmp_path / "o").exists()
+    (no_test_speaker / "recordings" / "0_jackson.flac").unlink()
+    result = subprocess.run([sys.executable, str(script), "--fsdd", str(no_test_speaker), "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert result.returncode == 1 and "1 of its audio files are missing" in result.stderr
+
+
+def test_ljspeech_prepare_refuses_a_folder_without_usable_rows(tmp_path: Path) -> None:
+    corpus = tmp_path / "LJSpeech-1.1"
+    (corpus / "wavs").mkdir(parents=True)
+    (corpus / "metadata.csv").write_text("LJ001-0001|Printing, in the only sense|Printing, in the only sense\n")  # its wav is missing
+    out = tmp_path / "data"
+    script = ROOT / "recipes" / "ljspeech" / "prepare.py"
+    result = subprocess.run([sys.executable, str(script), "--ljspeech", str(corpus), "--out", str(out)], capture_output=True, text=True)
+    assert result.returncode == 1 and "no usable utterance" in result.stderr
+    assert list(out.iterdir()) == []

@@ -16,20 +16,34 @@ TEST_SPEAKER = "theo"
 DEV_EVERY = 10
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--fsdd", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data" / "fsdd")
-    parser.add_argument("--out", type=Path, default=Path("data"))
-    args = parser.parse_args()
-    manifest = args.fsdd / "all.jsonl"
+def split_rows(manifest: Path) -> dict[str, list[str]]:
+    """train/dev/test rows (audio paths made absolute); an error when the manifest is not the
+    FSDD one or its audio files are not beside it."""
     if not manifest.is_file():
-        raise SystemExit(f"error: {manifest}: not found (expected the FSDD manifest with a speaker field)")
+        raise SystemExit(f"error: {manifest}: not found; pass --fsdd with the FSDD folder (all.jsonl + recordings/)")
     splits: dict[str, list[str]] = {"train": [], "dev": [], "test": []}
-    for index, line in enumerate(manifest.read_text().splitlines()):
+    missing = 0
+    for index, line in enumerate(line for line in manifest.read_text().splitlines() if line.strip()):
         row = json.loads(line)
         row["audio_filepath"] = str((manifest.parent / row["audio_filepath"]).resolve())
-        split = "test" if row["speaker"] == TEST_SPEAKER else "dev" if index % DEV_EVERY == 0 else "train"
+        missing += not Path(row["audio_filepath"]).is_file()
+        split = "test" if row.get("speaker") == TEST_SPEAKER else "dev" if index % DEV_EVERY == 0 else "train"
         splits[split].append(json.dumps(row))
+    if missing:
+        raise SystemExit(f"error: {manifest}: {missing} of its audio files are missing (expected them under {manifest.parent})")
+    empty = [split for split, rows in splits.items() if not rows]
+    if empty:
+        expected = f"expected FSDD rows with a speaker field; {TEST_SPEAKER!r} is the test speaker"
+        raise SystemExit(f"error: {manifest}: no utterances for {', '.join(empty)} ({expected})")
+    return splits
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fsdd", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data" / "fsdd", help="the FSDD folder (all.jsonl)")
+    parser.add_argument("--out", type=Path, default=Path("data"))
+    args = parser.parse_args()
+    splits = split_rows(args.fsdd / "all.jsonl")
     args.out.mkdir(parents=True, exist_ok=True)
     for split, rows in splits.items():
         (args.out / f"{split}.jsonl").write_text("".join(r + "\n" for r in rows))

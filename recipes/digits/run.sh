@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # Spoken digits (FSDD, 8 kHz), speaker-independent: prepare -> train -> evaluate -> peers.
 #
-#   bash recipes/digits/run.sh [--stage N] [--stop-stage M]
+#   bash recipes/digits/run.sh [--stage N] [--stop-stage M] [--fsdd DIR]
 #
-# 1 split ../shared/data/fsdd by speaker   2 train (resumes)   3 average the last 5 epochs
+# --fsdd: the Free Spoken Digit Dataset folder (all.jsonl + recordings/; default ../shared/data/fsdd)
+# 1 split the corpus by speaker   2 train (resumes)   3 average the last 5 epochs
 # 4 evaluate the best epoch and the average   5 score Whisper tiny.en and pocketsphinx (optional packages)
 set -euo pipefail
-cd "$(dirname "$0")"
-stage=1; stop_stage=5
+stage=1; stop_stage=5; corpus=()
 while [ $# -gt 0 ]; do
     case $1 in
         --stage) stage=$2; shift 2 ;;
         --stop-stage) stop_stage=$2; shift 2 ;;
+        --fsdd) corpus=(--fsdd "$(realpath -m "$2")"); shift 2 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
+cd "$(dirname "$0")"
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
-run_stage 1 && python3 prepare.py --out data
+run_stage 1 && python3 prepare.py "${corpus[@]}" --out data
 run_stage 2 && python3 -m asr train config.yaml
 # Digits are scored with the training normalizer: Whisper's would turn "eight" into "8".
 run_stage 3 && python3 -m asr average exp/epochs/epoch-* -o exp/averaged

@@ -7,26 +7,30 @@
 #   train-other-500, dev-clean, dev-other, test-clean, test-other)
 # 2 train with the config (resumes from its output_dir)   3 evaluate on dev and test sets
 set -euo pipefail
-cd "$(dirname "$0")"
 stage=1; stop_stage=3; corpus=""; config=config_100h.yaml
 while [ $# -gt 0 ]; do
     case $1 in
         --stage) stage=$2; shift 2 ;;
         --stop-stage) stop_stage=$2; shift 2 ;;
-        --corpus) corpus=$2; shift 2 ;;
+        --corpus) corpus=$(realpath -m "$2"); shift 2 ;;
         --config) config=$2; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
+cd "$(dirname "$0")"
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
+SUBSETS="train-clean-100 train-clean-360 train-other-500 dev-clean dev-other test-clean test-other"
 if run_stage 1; then
-    [ -d "$corpus" ] || { echo "error: --corpus must be the LibriSpeech folder (holding train-clean-100/, dev-clean/, ...)" >&2; exit 2; }
-    mkdir -p data
-    for subset in "$corpus"/*/; do
-        name=$(basename "$subset")
-        [ -f "data/$name.jsonl" ] || python3 -m asr prepare librispeech "$subset" -o "data/$name.jsonl"
+    [ -d "$corpus" ] || { echo "error: --corpus ${corpus:-(not given)}: not a folder; give the LibriSpeech folder (holding train-clean-100/, dev-clean/, ...)" >&2; exit 2; }
+    found=0
+    for name in $SUBSETS; do
+        [ -d "$corpus/$name" ] || continue
+        found=$((found + 1))
+        mkdir -p data
+        [ -f "data/$name.jsonl" ] || python3 -m asr prepare librispeech "$corpus/$name" -o "data/$name.jsonl"
     done
+    [ "$found" -gt 0 ] || { echo "error: $corpus: none of the LibriSpeech subsets ($SUBSETS) is there; give the LibriSpeech folder" >&2; exit 2; }
 fi
 run_stage 2 && python3 -m asr train "$config"
 if run_stage 3; then

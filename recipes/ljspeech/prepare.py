@@ -29,18 +29,24 @@ def main() -> None:
     parser.add_argument("--ljspeech", type=Path, default=None, help="an LJSpeech-1.1 folder (metadata.csv + wavs/)")
     parser.add_argument("--out", type=Path, default=Path("data"))
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
     if args.ljspeech is None:
         if not SHARED_SAMPLE.is_dir():
             raise SystemExit(f"error: {SHARED_SAMPLE}: not found; pass --ljspeech with the corpus folder")
+        args.out.mkdir(parents=True, exist_ok=True)
         absolute(SHARED_SAMPLE / "train.jsonl", args.out / "train.jsonl")
         absolute(SHARED_SAMPLE / "dev.jsonl", args.out / "dev.jsonl")
         print(f"{args.out}: train.jsonl (LJ001) and dev.jsonl (LJ002) from the shared sample")
         return
+    if not (args.ljspeech / "metadata.csv").is_file() or not (args.ljspeech / "wavs").is_dir():
+        raise SystemExit(f"error: {args.ljspeech}: not an LJSpeech folder (expected metadata.csv and wavs/ in it, as in LJSpeech-1.1)")
+    args.out.mkdir(parents=True, exist_ok=True)
     everything = args.out / "all.jsonl"
     report = write_manifest(ljspeech(args.ljspeech), everything)
     for problem in report.problems:
         print(f"skipped: {problem}")
+    if not report.written:
+        everything.unlink()
+        raise SystemExit(f"error: {args.ljspeech}: no usable utterance (see the skipped lines above)")
     rows = everything.read_text().splitlines()
     splits = {"dev": "LJ002-", "test": "LJ001-"}
     for split, prefix in splits.items():
