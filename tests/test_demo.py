@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 
 from tests.conftest import ROOT, SPEECH, fixture_texts
 
@@ -209,3 +210,30 @@ def test_beam_decoder_through_the_client(demo_url: str) -> None:
     status, _, text, _, _ = transcribe_via_client(client, SPEECH / "espeak_gb_ship.flac", decoder="beam")
     assert status.startswith("Done: "), status
     assert text == fixture_texts()["espeak_gb_ship.flac"]  # the tiny model is sure of every letter: beam agrees with greedy
+
+
+def test_api_clients_get_a_result_with_the_declared_defaults_and_any_empty_input(demo_url: str) -> None:
+    """What view_api declares is what a client sends when it leaves an input out; None and empty
+    values get a result or a one-line message, never an internal error."""
+    client = Client(demo_url, verbose=False)
+    parameters = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/transcribe"]["parameters"]
+    assert [p["parameter_name"] for p in parameters] == ["path", "decoder", "hotwords"]
+    assert [(p["parameter_has_default"], p["parameter_default"]) for p in parameters[1:]] == [(True, "greedy"), (True, "")]
+    clip, expected = SPEECH / "espeak_us_cat.flac", fixture_texts()["espeak_us_cat.flac"]
+    defaults = {p["parameter_name"]: p["parameter_default"] for p in parameters[1:]}
+    answers = [
+        client.predict(handle_file(str(clip)), api_name="/transcribe"),  # every default left to the client
+        client.predict(handle_file(str(clip)), *defaults.values(), api_name="/transcribe"),  # the defaults sent
+        client.predict(handle_file(str(clip)), None, None, api_name="/transcribe"),
+        client.predict(handle_file(str(clip)), "beam", None, api_name="/transcribe"),
+        client.predict(handle_file(str(clip)), "greedy", "", api_name="/transcribe"),
+    ]
+    for status, _, text, _, _ in answers:
+        assert status.startswith("Done: ") and text == expected
+    status, _, text, _, _ = client.predict(None, api_name="/transcribe")
+    assert (status, text) == ("Problem: choose or drop an audio file first", "")
+    status, *_ = client.predict(handle_file(str(clip)), "beam", ":::", api_name="/transcribe")
+    assert status.startswith("Problem: ") and "internal error" not in status and "\n" not in status
+    with pytest.raises(AppError) as refused:  # Gradio itself checks a choice before the handler sees it
+        client.predict(handle_file(str(clip)), "", api_name="/transcribe")
+    assert "\n" not in str(refused.value) and "['greedy', 'beam']" in str(refused.value)

@@ -101,6 +101,20 @@ def test_microphone_limits_and_empty_recordings(app: DemoApp) -> None:
     assert app.stop_recording(silent, GREEDY, "")[1] == "Problem: the recording is silent (peak -inf dBFS); check the microphone or the file"
 
 
+def test_every_handler_takes_missing_inputs_as_the_defaults(app: DemoApp) -> None:
+    """An API client may send None (or nothing) for the decoder and the hotwords."""
+    clip, expected = str(SPEECH / "espeak_gb_ship.flac"), fixture_texts()["espeak_gb_ship.flac"]
+    for decoder, hotwords in ((None, None), ("", ""), (BEAM, None), (None, "ship:2")):
+        status, _, text, _, _ = app.transcribe_file(clip, decoder, hotwords)
+        assert status.startswith("Done: ") and text == expected, (decoder, hotwords)
+    state, status, _, text = app.stream_chunk((48_000, microphone_chunks(SPEECH / "espeak_gb_ship.flac")[0]), None, None, None)
+    assert status.startswith("Listening: ")
+    assert app.stop_recording(state, None, None)[1].startswith("Done: ")
+    assert app.stop_recording(None, None, None)[1].startswith("Problem: nothing was recorded")
+    status = app.transcribe_file(clip, BEAM, "::")[0]  # hotwords the model cannot spell: a message, not an internal error
+    assert status == "Problem: hotword ':' cannot be spelled with the model's alphabet"
+
+
 def test_model_with_an_lm_offers_beam_with_lm(model_with_lm: Path) -> None:
     app = DemoApp(asr.load_model(model_with_lm))
     assert decoder_choices(app.recognizer) == [GREEDY, BEAM, BEAM_LM]

@@ -27,6 +27,7 @@ from asr.demo.analysis import (
     partial_transcript,
 )
 from asr.demo.render import DownloadStore, posteriorgram_image, transcript_html
+from asr.errors import AsrError
 from asr.transcribe import Recognizer
 
 log = logging.getLogger("asr.demo")
@@ -65,6 +66,12 @@ and hotwords (`word:boost`, comma separated).
 """
 
 
+def given_or_default(decoder: str | None, hotwords: str | None) -> tuple[str, str]:
+    """The decoder and hotwords a request asks for; what an API client leaves out (None) or
+    sends empty means the defaults: greedy, no hotwords."""
+    return decoder or GREEDY, hotwords or ""
+
+
 @dataclass
 class DemoApp:
     """The model (loaded once) and the request handlers the UI calls."""
@@ -97,7 +104,7 @@ class DemoApp:
         try:
             result: Outputs = work(*args)
             return result
-        except DemoInputError as exc:
+        except AsrError as exc:  # bad input (a DemoInputError), or hotwords or an LM that do not fit the model
             return self._problem(str(exc))
         except NotImplementedError as exc:
             return self._problem(f"this decoder is not available yet ({exc}); choose greedy")
@@ -108,8 +115,9 @@ class DemoApp:
     def _hotword_note(self, decoder: str, hotwords: str) -> str:
         return "hotwords apply to beam search only" if hotwords.strip() and decoder == GREEDY else ""
 
-    def transcribe_file(self, path: str | None, decoder: str = GREEDY, hotwords: str = "") -> Outputs:
-        """Handler for an upload or an example clip."""
+    def transcribe_file(self, path: str | None, decoder: str | None = GREEDY, hotwords: str | None = "") -> Outputs:
+        """Handler for an upload or an example clip (and the /transcribe API endpoint)."""
+        decoder, hotwords = given_or_default(decoder, hotwords)
 
         def work() -> Outputs:
             if not path:
@@ -120,9 +128,10 @@ class DemoApp:
         return self._guarded(work)
 
     def stream_chunk(
-        self, chunk: tuple[int, npt.NDArray[Any]] | None, state: StreamState | None, decoder: str, hotwords: str
+        self, chunk: tuple[int, npt.NDArray[Any]] | None, state: StreamState | None, decoder: str | None, hotwords: str | None
     ) -> tuple[StreamState, str, str, str]:
         """Handler for each microphone chunk: a partial result (status, html, text)."""
+        decoder, hotwords = given_or_default(decoder, hotwords)
         state = state if state is not None else StreamState()
         if chunk is None or state.finished:
             return state, gr.skip(), gr.skip(), gr.skip()
@@ -130,7 +139,7 @@ class DemoApp:
             sample_rate, samples = chunk
             added = add_chunk(self.recognizer, state, sample_rate, samples, self.max_seconds)
             transcript = partial_transcript(self.recognizer, state, decoder_options(self.recognizer, decoder, hotwords))
-        except DemoInputError as exc:
+        except AsrError as exc:
             return state, f"Problem: {exc}", gr.skip(), gr.skip()
         except NotImplementedError as exc:
             return state, f"Problem: this decoder is not available yet ({exc}); choose greedy", gr.skip(), gr.skip()
@@ -139,8 +148,9 @@ class DemoApp:
             status = f"Problem: the recording reached the {self.max_seconds:g} s limit; press stop for the final text"
         return state, status, transcript_html(transcript), transcript.text
 
-    def stop_recording(self, state: StreamState | None, decoder: str, hotwords: str) -> tuple[StreamState, str, str, str, Any, Any]:
+    def stop_recording(self, state: StreamState | None, decoder: str | None, hotwords: str | None) -> tuple[StreamState, str, str, str, Any, Any]:
         """Handler for the stop button: the final result over the whole recording."""
+        decoder, hotwords = given_or_default(decoder, hotwords)
         state = state if state is not None else StreamState()
         state.finished = True  # chunks that arrive after stop must not overwrite the final text
 
@@ -188,7 +198,8 @@ def build_demo(app: DemoApp, examples: Sequence[str] | None = None) -> gr.Blocks
                 with gr.Tab("Microphone"):
                     microphone = gr.Audio(sources=["microphone"], type="numpy", streaming=True, label="microphone", elem_id="microphone-audio")
                 decoder = gr.Radio(choices, value=GREEDY, label="decoder", elem_id="decoder")
-                hotwords = gr.Textbox(label="hotwords (beam search only)", placeholder="Thornton:5, Avonlea", elem_id="hotwords")
+                # value="": the API declares a default, so that a client may leave hotwords out.
+                hotwords = gr.Textbox("", label="hotwords (beam search only)", placeholder="Thornton:5, Avonlea", elem_id="hotwords")
                 with gr.Accordion("How it works", open=False):
                     gr.Markdown(help_text(app.max_seconds))
             with gr.Column(scale=2):
