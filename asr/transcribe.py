@@ -391,7 +391,7 @@ def load_model(path: str | Path | None = None, device: str = "cpu", quantize: Qu
     quantize="int8" runs the LSTM and output layers with int8 weights (CPU only), "bf16" the
     whole network in bfloat16; both are faster and slightly less accurate (see README's "Speed
     and deployment")."""
-    device = resolve_device(device, cpu_only=quantize == "int8")
-    if quantize == "int8" and torch.device(device).type != "cpu":  # checked before loading onto the device
+    if quantize == "int8" and device != "auto" and not device.startswith("cpu"):  # checked before loading onto the device
         raise ValueError(f"{quantize} quantization runs on the CPU only, not on {device}")
+    device = resolve_device(device, cpu_only=quantize == "int8")
     return Recognizer(load_model_dir(path or DEFAULT_MODEL_DIR, device), device, quantize)
