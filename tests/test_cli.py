@@ -119,7 +119,7 @@ def test_a_file_that_fails_half_way_keeps_its_transcript_so_far(tiny_model_dir: 
 
     texts = fixture_texts()
     pieces = []
-    while sum(p.size for p in pieces) < 16000 * 200:  # several 30 s windows and 60 s reads
+    while sum(p.size for p in pieces) < 16000 * 125:  # several 30 s windows, and the damage in the second 60 s read
         for name in texts:
             samples, rate = sf.read(SPEECH / name, dtype="float32")
             assert rate == 16000
@@ -138,9 +138,9 @@ def test_a_file_that_fails_half_way_keeps_its_transcript_so_far(tiny_model_dir: 
     assert "truncated" in result.stderr and "meeting.srt.partial" in result.stderr
     assert not (out / "meeting.srt").exists()
     decodable = float(re.search(r"truncated audio data after ([\d.]+) s", result.stderr)[1])  # type: ignore[index]
-    assert 0.6 * 200 < decodable < 0.8 * 250
+    assert 0.6 < decodable / (sum(p.size for p in pieces) / 16000) < 0.8
     kept = parse_srt((out / "meeting.srt.partial").read_text())
     # Everything decoded is kept: the cues reach the damage, not only the windows finished before it.
     assert kept[-1][1] > decodable - 3
     settled = [cue for cue in full if cue[1] < decodable - WINDOW_SECONDS - 2]  # before the last (shorter) window
-    assert len(settled) > 10 and kept[: len(settled)] == settled  # exactly what a complete run wrote there
+    assert len(settled) >= 3 and kept[: len(settled)] == settled  # exactly what a complete run wrote there
