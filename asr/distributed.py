@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from asr.errors import ConfigError
+from asr.device import resolve_device as check_device
 
 # Rank 0 validates and writes checkpoints while the others wait: allow for long validations.
 COLLECTIVE_TIMEOUT = timedelta(hours=2)
@@ -40,14 +40,11 @@ class DistContext:
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {name!r} was asked for, but CUDA is not available")
-        if device.index is None:
-            device = torch.device("cuda", local_rank)
+    """The config's device, checked (asr.device: one line for 'gpu' or cuda without a GPU); a
+    bare 'cuda' is this process's GPU under torchrun."""
+    device = torch.device(check_device(name))
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)
     return device
 
 

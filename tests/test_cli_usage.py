@@ -18,7 +18,7 @@ import torch
 import asr
 from asr.audio import load_audio
 from asr.cli import build_parser, main
-from tests.conftest import SPEECH, SPEECH_MANIFEST, fixture_texts
+from tests.conftest import SPEECH, SPEECH_MANIFEST, fixture_texts, write_config
 from tests.test_writers import parse_srt
 
 CAT = SPEECH / "espeak_us_cat.flac"
@@ -57,6 +57,13 @@ def test_cuda_without_a_gpu_is_one_line(tiny_model_dir: Path, capsys: pytest.Cap
     assert main(["transcribe", str(CAT), "--model", str(tiny_model_dir), "--device", "cuda"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: device 'cuda': no CUDA GPU") and err.endswith("use cpu\n")
+
+
+def test_train_with_an_unknown_device_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path, SPEECH_MANIFEST)
+    assert main(["train", str(config), "device=gpu"]) == 2
+    assert capsys.readouterr().err == "error: unknown device 'gpu': use cpu, cuda, cuda:N or auto\n"
+    assert not (tmp_path / "exp").exists()
 
 
 def test_option_errors_do_not_name_a_missing_path_or_a_type(tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

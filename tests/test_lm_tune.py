@@ -150,7 +150,8 @@ def test_tune_never_writes_into_the_bundled_model(fixture_lm: Path, capsys: pyte
 def test_tune_can_write_a_tuned_copy(model_copy: Path, fixture_lm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = {path.name: path.read_bytes() for path in model_copy.iterdir()}
     tuned = tmp_path / "tuned"
-    args = ["lm", "tune", str(SPEECH_MANIFEST), "--model", str(model_copy), "--lm", str(fixture_lm), "--lm-weights", "1", "--word-scores", "0", "--workers", "1"]
+    args = ["lm", "tune", str(SPEECH_MANIFEST), "--model", str(model_copy), "--lm", str(fixture_lm), "--lm-weights", "1", "--word-scores", "0"]
+    args += ["--workers", "1"]
     assert main([*args, "--output", str(tuned)]) == 0
     assert {path.name: path.read_bytes() for path in model_copy.iterdir()} == before
     assert load_model(tuned).has_lm and (tuned / "lm.arpa").read_bytes() == fixture_lm.read_bytes()

@@ -130,7 +130,10 @@ def test_partial_file_names_stay_within_name_max(tmp_path: Path) -> None:
 
 def long_segment_transcript():  # type: ignore[no-untyped-def]
     """One 9-second segment of 158 characters, as fast speech without a pause gives."""
-    text = "so the committee met again on tuesday and after a long discussion about the budget they decided to postpone the vote until the next meeting in early december."
+    text = (
+        "so the committee met again on tuesday and after a long discussion about the budget "
+        "they decided to postpone the vote until the next meeting in early december."
+    )
     words = [Word(word, 0.3 * i, 0.3 * i + 0.25, 0.9) for i, word in enumerate(text.split())]
     return make_transcript(words, duration=9.0)
 
