@@ -47,7 +47,11 @@ def test_upload_result_has_every_output(app: DemoApp) -> None:
     expected = fixture_texts()["flite_slt_bread.flac"]
     assert (status, text) == ("Done: 1.9 s of audio, 5 words", expected)
     assert shaded.count('class="asr-word"') == 5
-    assert image.shape == (480, 1000, 3)
+    from PIL import Image
+
+    with Image.open(image) as plot:  # a file of its own for each request (Gradio copies it whole)
+        assert (plot.format, plot.size, plot.mode) == ("PNG", (1000, 480), "RGB")
+    assert Path(image).parent != Path(files[0]).parent
     assert [Path(f).name for f in files] == [f"flite_slt_bread.{ext}" for ext in ("txt", "srt", "vtt", "json")]
 
 

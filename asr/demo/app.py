@@ -91,9 +91,10 @@ class DemoApp:
         )
         assert self.downloads is not None
         files = [str(path) for path in self.downloads.write(transcript, stem)]
+        plot = str(self.downloads.write_image(image))
         parts = [f"{transcript.duration:.1f} s of audio, {len(transcript.words)} words"]
         parts += [text for text in (analysis.notice, note) if text]
-        return "Done: " + "; ".join(parts), transcript_html(transcript), transcript.text, image, files
+        return "Done: " + "; ".join(parts), transcript_html(transcript), transcript.text, plot, files
 
     @staticmethod
     def _problem(message: str) -> Outputs:
@@ -186,7 +187,7 @@ def build_demo(app: DemoApp, examples: Sequence[str] | None = None) -> gr.Blocks
         status = gr.Markdown("Upload a file, click an example, or record.", elem_id="status", render=False)
         shaded = gr.HTML(label="transcript", elem_id="transcript-html", render=False)
         text = gr.Textbox(label="text", interactive=False, elem_id="transcript-text", render=False)
-        plot = gr.Image(type="numpy", format="png", interactive=False, show_label=False, elem_id="posteriorgram", render=False)
+        plot = gr.Image(type="filepath", format="png", interactive=False, show_label=False, elem_id="posteriorgram", render=False)
         files = gr.File(label="downloads (txt, srt, vtt, json)", file_count="multiple", interactive=False, elem_id="downloads", render=False)
         outputs = [status, shaded, text, plot, files]
         with gr.Row():

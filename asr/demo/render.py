@@ -127,16 +127,31 @@ class DownloadStore:
         self._lock = threading.Lock()
         self._dirs: list[Path] = []
 
-    def write(self, transcript: Transcript, stem: str) -> list[Path]:
-        """txt, srt, vtt and json files for a transcript, named STEM.EXT."""
+    def _new_folder(self) -> Path:
         directory = Path(tempfile.mkdtemp(dir=self.root))
         with self._lock:
             self._dirs.append(directory)
             stale, self._dirs = self._dirs[:-KEPT_DOWNLOAD_DIRS], self._dirs[-KEPT_DOWNLOAD_DIRS:]
         for old in stale:
             shutil.rmtree(old, ignore_errors=True)
+        return directory
+
+    def write(self, transcript: Transcript, stem: str) -> list[Path]:
+        """txt, srt, vtt and json files for a transcript, named STEM.EXT."""
+        directory = self._new_folder()
         audio_name = f"{stem or 'recording'}.audio"  # writers name outputs after the audio's stem
         return [writer.write(transcript, audio_name, directory) for fmt in DOWNLOAD_FORMATS for writer in get_writers(fmt)]
+
+    def write_image(self, image: npt.NDArray[np.uint8]) -> Path:
+        """An RGB image as a PNG file of its own. Gradio copies a file it is given into its cache
+        whole, under a new name (an array it would write itself, in place, under a name taken
+        from its content: two requests with the same plot then raced, and a client could be sent
+        a half-rewritten file)."""
+        from PIL import Image
+
+        path = self._new_folder() / "posteriorgram.png"
+        Image.fromarray(image).save(path)
+        return path
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
