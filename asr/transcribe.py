@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from asr.device import resolve_device
 from asr.errors import AudioError, ModelError
 from asr.features import LogMel
 from asr.inference import InferenceModel, Quantization
-from asr.model import CTCModel, output_frame_samples
+from asr.model import CTCModel, output_frame_samples, output_frames
 from asr.model_dir import LoadedModel, load_model_dir
 from asr.results import Segment, SegmentBuilder, Transcript, Word, make_transcript
 
@@ -76,10 +77,15 @@ def quietest_unit(energy: npt.NDArray[np.float32]) -> int:
     return best_start + best_length // 2
 
 
-def plan_windows(blocks: Iterable[FloatArray], unit: int, window: int, context: int, search: int) -> Iterator[Window]:
+def plan_windows(
+    blocks: Iterable[FloatArray], unit: int, window: int, context: int, search: int, frames_of: Callable[[int], int]
+) -> Iterator[Window]:
     """Cut a stream of sample blocks into windows of at most `window` samples (plus `context`
     each side). Cuts fall on multiples of `unit` (one output frame), at the quietest frame of
-    the last `search` samples, so that kept frames tile the audio without gaps or overlap."""
+    the last `search` samples, so that kept frames tile the audio without gaps or overlap. The
+    last window keeps every frame the model gives for its samples (`frames_of`): centred
+    windows give one more than the samples fill when they end on a frame boundary, and CTC
+    models often emit the last letter there."""
     source = iter(blocks)
     pieces: list[FloatArray] = []
     buffered = 0
@@ -104,7 +110,7 @@ def plan_windows(blocks: Iterable[FloatArray], unit: int, window: int, context: 
             if available_end <= core_start:
                 return
             samples = buf[chunk_start - buf_start :]
-            keep_to = -(-(available_end - chunk_start) // unit)  # ceil: a partial last frame counts
+            keep_to = frames_of(available_end - chunk_start)
             yield Window(samples, (core_start - chunk_start) // unit, keep_to)
             return
         region = buf[core_start + window - search - buf_start : core_start + window - buf_start]
@@ -270,9 +276,9 @@ class Recognizer:
                 total += block.size
                 yield block
 
-        windows = plan_windows(
-            counted(blocks), unit, to_units(options.window_seconds), round(options.context_seconds * sr / unit) * unit, to_units(options.cut_search_seconds)
-        )
+        context = round(options.context_seconds * sr / unit) * unit
+        frames_of = partial(output_frames, self.config.features, self.config.model)
+        windows = plan_windows(counted(blocks), unit, to_units(options.window_seconds), context, to_units(options.cut_search_seconds), frames_of)
         frames = 0
         for count, pieces in enumerate(self._run_batches(_batches(windows, options.batch_size), options), start=1):
             if count % TRIM_EVERY_BATCHES == 0:

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ import torch
 import asr
 from asr.audio import load_audio
 from asr.errors import AudioError, ModelError
+from asr.features import FeatureConfig
+from asr.model import ModelConfig, output_frames
 from asr.model_dir import LoadedModel, load_model_dir
 from asr.results import Segment
 from asr.transcribe import Recognizer, TranscribeOptions, plan_windows
@@ -41,8 +44,12 @@ def test_windows_tile_the_audio_without_gaps_or_overlap(total: int) -> None:
     audio = np.random.default_rng(total).standard_normal(total).astype(np.float32)
     blocks = [audio[i : i + 50_000] for i in range(0, total, 50_000)]
     unit = 640
-    windows = list(plan_windows(blocks, unit, window=unit * 500, context=unit * 25, search=unit * 100))
-    assert sum(w.keep_to - w.keep_from for w in windows) == -(-total // unit)
+    frames_of = partial(output_frames, FeatureConfig(), ModelConfig())  # x4 subsampling of 10 ms frames: unit 640
+    windows = list(plan_windows(blocks, unit, window=unit * 500, context=unit * 25, search=unit * 100, frames_of=frames_of))
+    # Every frame the model gives for the whole audio: one more than the samples fill when they
+    # end on a frame boundary (640 samples: 2 frames).
+    assert sum(w.keep_to - w.keep_from for w in windows) == frames_of(total)
+    assert [frames_of(n) for n in (1, 639, 640, 641)] == [1, 1, 2, 2]
     assert all(w.samples.size <= unit * 550 for w in windows)
     # The kept frames of each window start where the previous window's kept frames ended.
     position = 0
@@ -52,8 +59,23 @@ def test_windows_tile_the_audio_without_gaps_or_overlap(total: int) -> None:
     assert position * unit >= total
 
 
+@pytest.mark.parametrize("seconds", [1.0, 0.9, 2.6])
+def test_transcription_keeps_every_frame_the_model_gives(tiny_model_dir: Path, seconds: float) -> None:
+    """Audio that ends on an output-frame boundary (1.0 s, 2.6 s at x4: AN4's clip lengths) once
+    lost its last frame, and with it the last letter ("ye" for "yes")."""
+    recognizer = asr.load_model(tiny_model_dir)
+    audio = speech_sequence(1)[0][: int(seconds * 16000)]
+    wave = torch.from_numpy(audio)[None]
+    with torch.inference_mode():
+        expected, lengths = recognizer.model(recognizer.frontend(wave), recognizer.frontend.lengths(torch.tensor([audio.size])))
+    got, duration = recognizer.log_probs([audio])
+    assert duration == pytest.approx(seconds)
+    assert got.shape[0] == int(lengths[0])
+    assert torch.allclose(got, expected[0, : int(lengths[0])], atol=1e-5)
+
+
 def test_an_empty_stream_has_no_windows() -> None:
-    assert list(plan_windows([], 640, window=640 * 500, context=640 * 25, search=640 * 100)) == []
+    assert list(plan_windows([], 640, window=640 * 500, context=640 * 25, search=640 * 100, frames_of=lambda n: n // 640 + 1)) == []
 
 
 def test_api_transcribes_arrays_at_any_rate(tiny_model_dir: Path) -> None:
