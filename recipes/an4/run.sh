@@ -1,34 +1,37 @@
 #!/usr/bin/env bash
 # CMU AN4 from scratch: prepare -> train -> average -> language model -> evaluate -> export.
 #
-#   bash recipes/an4/run.sh [--stage N] [--stop-stage M] [--an4 DIR | --manifest FILE]
+#   bash recipes/an4/run.sh [--stage N] [--stop-stage M] [--an4 DIR | --manifest FILE] [--work DIR] [KEY=VALUE ...]
 #
 #   --an4 DIR        the an4 folder as CMU distributes it (etc/, wav/*.sph): asr prepare an4
 #   --manifest FILE  a manifest of AN4's training part with speakers (default:
 #                    ../shared/data/an4/train.jsonl, the training part as Opus)
+#   --work DIR       where data/, exp/, lm/, eval/ and model/ go (default: this folder)
+#   KEY=VALUE        overrides of config.yaml for stage 2 (e.g. epochs=10)
 #
 # 1 manifests: speaker-disjoint train/dev split of the training part (split.py), and AN4's test
 #   part as test.jsonl when --an4 has it      2 train (config.yaml; resumes)
 # 3 average the last 5 epochs                 4 3-gram LM of the training transcripts only
 # 5 tune the LM weight and word score on dev  6 evaluate greedy and beam + LM on dev (and test)
-# 7 copy the model with its LM to model/ (fp16)
+# 7 copy the averaged model with its LM to model/ (fp16)
 # Scored with the basic normalizer (lower case, no punctuation): AN4's spelled letters and
 # number words stay words as transcribed (Whisper's normalizer would turn "FIVE TWO" into "52").
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-cd "$here"
-stage=1; stop_stage=7; an4=""; manifest="$here/../../../shared/data/an4/train.jsonl"
+stage=1; stop_stage=7; an4=""; manifest="$here/../../../shared/data/an4/train.jsonl"; work="$here"; overrides=()
 while [ $# -gt 0 ]; do
     case $1 in
         --stage) stage=$2; shift 2 ;;
         --stop-stage) stop_stage=$2; shift 2 ;;
-        --an4) an4=$2; shift 2 ;;
-        --manifest) manifest=$2; shift 2 ;;
+        --an4) an4=$(realpath "$2"); shift 2 ;;
+        --manifest) manifest=$(realpath "$2"); shift 2 ;;
+        --work) work=$(realpath -m "$2"); shift 2 ;;
+        *=*) overrides+=("$1"); shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
-dev_sets=(data/dev.jsonl)
+mkdir -p "$work" && cd "$work"
 
 if run_stage 1; then
     if [ -n "$an4" ]; then
@@ -37,26 +40,26 @@ if run_stage 1; then
         manifest=data/an4.jsonl
     fi
     [ -f "$manifest" ] || { echo "error: $manifest: manifest not found (pass --an4 DIR or --manifest FILE)" >&2; exit 1; }
-    python3 split.py "$manifest" --out data
+    python3 "$here/split.py" "$manifest" --out data
 fi
+dev_sets=(data/dev.jsonl)
 [ -f data/test.jsonl ] && dev_sets+=(data/test.jsonl)
-run_stage 2 && python3 -m asr train config.yaml
+if run_stage 2; then
+    python3 -m asr train "$here/config.yaml" output_dir="$work/exp" "data.train_manifests=[$work/data/train.jsonl]" \
+        "data.valid_manifests=[$work/data/dev.jsonl]" "${overrides[@]}"
+fi
 run_stage 3 && python3 -m asr average exp/epochs/epoch-* -o exp/average
 if run_stage 4; then
-    mkdir -p lm
     python3 -m asr lm build data/train_text.txt --order 3 -o lm/an4_train_3g.arpa
 fi
 if run_stage 5; then
-    rm -rf exp/average_lm && cp -r exp/average exp/average_lm
-    python3 -m asr lm tune data/dev.jsonl --model exp/average_lm --lm lm/an4_train_3g.arpa --normalizer basic \
+    rm -rf exp/average_lm
+    python3 -m asr lm tune data/dev.jsonl --model exp/average --output exp/average_lm --lm lm/an4_train_3g.arpa --normalizer basic \
         --lm-weights 0.25 0.5 0.75 1 1.5 2 --word-scores -1 0 1 2 3 --beam-sizes 32
 fi
 if run_stage 6; then
-    python3 -m asr evaluate --model exp/average --normalizer basic "${dev_sets[@]}" -o eval/greedy
+    python3 -m asr evaluate --model exp/average --decoder greedy --normalizer basic "${dev_sets[@]}" -o eval/greedy
     python3 -m asr evaluate --model exp/average_lm --decoder beam --normalizer basic "${dev_sets[@]}" -o eval/beam_lm
 fi
-if run_stage 7; then
-    python3 ../default_model/export.py exp/average_lm model
-    cp exp/average_lm/*.arpa exp/average_lm/*.vocab model/ 2>/dev/null || true
-fi
+run_stage 7 && python3 "$here/../default_model/export.py" exp/average_lm model
 exit 0
