@@ -22,8 +22,9 @@ def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--decoder",
         choices=["greedy", "beam"],
-        default="greedy",
-        help="greedy (best symbol per frame) or beam (prefix beam search; uses the model directory's LM and tuned weights when it has them)",
+        default=None,
+        help="greedy (best symbol per frame) or beam (prefix beam search; uses the model directory's LM and tuned weights when it has them); "
+        "default: the model directory's choice (beam + LM for the bundled model), else greedy",
     )
     group.add_argument("--beam-size", type=int, default=None, help="hypotheses kept per frame (beam)")
     group.add_argument("--beam-threshold", type=float, default=None, help="prune hypotheses this far below the best (beam)")
@@ -68,7 +69,8 @@ def decoder_options(args: argparse.Namespace, recognizer: Recognizer) -> Decoder
         given["lm"] = lm_argument(args.lm)
     if args.hotwords is not None:
         given["hotwords"] = parse_hotwords(args.hotwords)
-    if args.decoder == "greedy":
+    method = args.decoder or recognizer.default_decoder().method
+    if method == "greedy":
         if given:
             flags = ", ".join("--" + name.replace("_", "-") for name in given)
             raise ValueError(f"{flags} only apply to --decoder beam")
@@ -153,11 +155,13 @@ def cmd_lm_tune(args: argparse.Namespace) -> int:
     try:
         if args.output:
             shutil.copytree(recognizer.path or args.model, target)
-        path = store_decoder_defaults(target, o)
+        # The better decoder on these dev sets becomes the model's default.
+        default_method = "beam" if best.wer < greedy[0] else "greedy"
+        path = store_decoder_defaults(target, o, default_method)
     except OSError as exc:
         print(f"error: cannot write the tuned model into {target}: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote the LM and these settings into {path}; `--decoder beam` now uses them")
+    print(f"wrote the LM and these settings into {path}; `--decoder beam` uses them, and {default_method} decoding is the model's default")
     return 0
 
 

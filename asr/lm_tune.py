@@ -119,13 +119,15 @@ def format_trials(trials: Sequence[Trial], greedy: tuple[float, float] | None = 
     return "\n".join(lines) + "\n"
 
 
-def store_decoder_defaults(model_dir: str | Path, options: DecoderOptions) -> Path:
+def store_decoder_defaults(model_dir: str | Path, options: DecoderOptions, default_method: str = "greedy") -> Path:
     """Copy the LM (and its word list) into the model directory and record the decoder settings
-    in config.json, so that `--decoder beam` uses them without further flags."""
+    in config.json, so that `--decoder beam` uses them without further flags; `default_method`
+    is the decoder the model uses when none is asked for (the CLI, the API and the demo)."""
     model_dir = Path(model_dir)
     config_path = model_dir / CONFIG_FILENAME
     config = json.loads(config_path.read_text(encoding="utf-8"))
     section: dict[str, Any] = {
+        "method": default_method,
         "beam_size": options.beam_size,
         "beam_threshold": options.beam_threshold,
         "token_beam": options.token_beam,

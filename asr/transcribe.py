@@ -220,6 +220,12 @@ class Recognizer:
         except Exception as exc:
             raise ModelError(self.path or "model", f'invalid "decoder" section in config.json ({exc})') from exc
 
+    def default_decoder(self) -> DecoderOptions:
+        """The decoder to use when none is asked for: the model directory's "method" (`asr lm tune`
+        sets beam when beam search with the LM scored better on the dev sets), else greedy."""
+        method = self.config.decoder.get("method", "greedy")
+        return DecoderOptions() if method == "greedy" else self.decoder_defaults(str(method))
+
     def with_decoder(self, options: TranscribeOptions, method: str, **overrides: object) -> TranscribeOptions:
         """`options` with the model's decoder defaults for `method`, then `overrides`, applied."""
         return replace(options, decoder=replace(self.decoder_defaults(method), **overrides))  # type: ignore[arg-type]
@@ -331,11 +337,12 @@ class Recognizer:
         self,
         audio: str | Path | npt.NDArray[np.floating[Any]] | npt.NDArray[np.integer[Any]],
         sample_rate: int | None = None,
-        options: TranscribeOptions = TranscribeOptions(),
+        options: TranscribeOptions | None = None,
         progress: Callable[[float], None] | None = None,
         on_segment: Callable[[Segment], None] | None = None,
     ) -> Transcript:
-        """Transcribe a file path, or an array (then sample_rate is required).
+        """Transcribe a file path, or an array (then sample_rate is required). Without options,
+        with the model's default decoder (default_decoder).
 
         on_segment gets each segment as soon as it is final: with greedy decoding that is while
         later audio is still being read, so a long recording's transcript can be written as it
@@ -346,6 +353,8 @@ class Recognizer:
             if sample_rate is None:
                 raise AudioError(None, "sample_rate is required when transcribing an array")
             blocks = ReadUntilFailure([prepare_array(audio, sample_rate, self.sample_rate)])
+        if options is None:
+            options = TranscribeOptions(decoder=self.default_decoder())
         if options.decoder.method != "greedy":
             transcript = self.decode(*self.log_probs(blocks, options, progress), options.decoder)
             if on_segment is not None:

@@ -44,6 +44,7 @@ def test_tune_stores_the_best_settings_and_beam_decoding_uses_them(
     best_line = next(line for line in out.splitlines() if line.startswith("best:"))
     decoder = json.loads((model_copy / "config.json").read_text())["decoder"]
     assert decoder["lm"] == "lm.arpa"
+    assert decoder["method"] == "greedy"  # beam + LM only ties greedy's 0% here: greedy stays the default
     assert (model_copy / "lm.arpa").read_bytes() == fixture_lm.read_bytes()
     assert (model_copy / "lm.vocab").is_file()
     assert f"beam {decoder['beam_size']}, lm_weight {decoder['lm_weight']:g}, word_score {decoder['word_score']:g}: WER 0.00%" in best_line

@@ -35,6 +35,13 @@ def decoder_choices(recognizer: Recognizer) -> list[str]:
     return [GREEDY, BEAM, BEAM_LM] if recognizer.has_lm else [GREEDY, BEAM]
 
 
+def default_choice(recognizer: Recognizer) -> str:
+    """The UI's decoder when none is chosen: the model's default decoder (Recognizer.default_decoder)."""
+    if recognizer.default_decoder().method == "greedy":
+        return GREEDY
+    return BEAM_LM if recognizer.has_lm else BEAM
+
+
 def decoder_options(recognizer: Recognizer, choice: str, hotwords: str = "") -> DecoderOptions:
     """DecoderOptions for a UI choice. Beam without LM drops the model's stored LM and lexicon;
     hotwords ('word:boost, other') apply to the beam decoders only."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from asr.demo.analysis import (
     analyse_file,
     decoder_choices,
     decoder_options,
+    default_choice,
     finish_stream,
     partial_transcript,
 )
@@ -66,10 +67,10 @@ and hotwords (`word:boost`, comma separated).
 """
 
 
-def given_or_default(decoder: str | None, hotwords: str | None) -> tuple[str, str]:
+def given_or_default(decoder: str | None, hotwords: str | None, default_decoder: str) -> tuple[str, str]:
     """The decoder and hotwords a request asks for; what an API client leaves out (None) or
-    sends empty means the defaults: greedy, no hotwords."""
-    return decoder or GREEDY, hotwords or ""
+    sends empty means the defaults: the model's default decoder, no hotwords."""
+    return decoder or default_decoder, hotwords or ""
 
 
 @dataclass
@@ -79,10 +80,12 @@ class DemoApp:
     recognizer: Recognizer
     max_seconds: float = DEMO_MAX_SECONDS
     downloads: DownloadStore | None = None
+    default_decoder: str = field(init=False, default=GREEDY)  # the model's default decoder, as a UI choice
 
     def __post_init__(self) -> None:
         if self.downloads is None:
             self.downloads = DownloadStore()
+        self.default_decoder = default_choice(self.recognizer)
 
     def _result(self, analysis: Analysis, stem: str, note: str = "") -> Outputs:
         transcript = analysis.transcript
@@ -116,9 +119,9 @@ class DemoApp:
     def _hotword_note(self, decoder: str, hotwords: str) -> str:
         return "hotwords apply to beam search only" if hotwords.strip() and decoder == GREEDY else ""
 
-    def transcribe_file(self, path: str | None, decoder: str | None = GREEDY, hotwords: str | None = "") -> Outputs:
+    def transcribe_file(self, path: str | None, decoder: str | None = None, hotwords: str | None = "") -> Outputs:
         """Handler for an upload or an example clip (and the /transcribe API endpoint)."""
-        decoder, hotwords = given_or_default(decoder, hotwords)
+        decoder, hotwords = given_or_default(decoder, hotwords, self.default_decoder)
 
         def work() -> Outputs:
             if not path:
@@ -132,7 +135,7 @@ class DemoApp:
         self, chunk: tuple[int, npt.NDArray[Any]] | None, state: StreamState | None, decoder: str | None, hotwords: str | None
     ) -> tuple[StreamState, str, str, str]:
         """Handler for each microphone chunk: a partial result (status, html, text)."""
-        decoder, hotwords = given_or_default(decoder, hotwords)
+        decoder, hotwords = given_or_default(decoder, hotwords, self.default_decoder)
         state = state if state is not None else StreamState()
         if chunk is None or state.finished:
             return state, gr.skip(), gr.skip(), gr.skip()
@@ -151,7 +154,7 @@ class DemoApp:
 
     def stop_recording(self, state: StreamState | None, decoder: str | None, hotwords: str | None) -> tuple[StreamState, str, str, str, Any, Any]:
         """Handler for the stop button: the final result over the whole recording."""
-        decoder, hotwords = given_or_default(decoder, hotwords)
+        decoder, hotwords = given_or_default(decoder, hotwords, self.default_decoder)
         state = state if state is not None else StreamState()
         state.finished = True  # chunks that arrive after stop must not overwrite the final text
 
@@ -198,7 +201,7 @@ def build_demo(app: DemoApp, examples: Sequence[str] | None = None) -> gr.Blocks
                     examples_block = gr.Examples([[path] for path in examples], inputs=[upload], label="example clips") if examples else None
                 with gr.Tab("Microphone"):
                     microphone = gr.Audio(sources=["microphone"], type="numpy", streaming=True, label="microphone", elem_id="microphone-audio")
-                decoder = gr.Radio(choices, value=GREEDY, label="decoder", elem_id="decoder")
+                decoder = gr.Radio(choices, value=app.default_decoder, label="decoder", elem_id="decoder")
                 # value="": the API declares a default, so that a client may leave hotwords out.
                 hotwords = gr.Textbox("", label="hotwords (beam search only)", placeholder="Thornton:5, Avonlea", elem_id="hotwords")
                 with gr.Accordion("How it works", open=False):
