@@ -15,7 +15,8 @@ Writes (audio paths absolute):
   dev_so762.jsonl      speechocean762 dev.jsonl (10 speakers, disjoint from its train.jsonl)
   dev_an4.jsonl        AN4 speakers held out as in recipes/an4 (asr.prepare.AN4_DEV_EVERY)
   dev_cv.jsonl         50 Common Voice 'rigved' clips (each from another speaker; the first 50
-                       by SHA-1 of the file name); the 'pg' clips (6 speakers) all train"""
+                       by SHA-1 of the file name); the 'pg' clips (6 speakers) all train
+  train_text.txt       the transcripts of train_real.jsonl, one a line (language-model text)"""
 
 from __future__ import annotations
 
@@ -89,6 +90,7 @@ def main() -> None:
     train += list(manifest_rows(data / "kathleen" / "all.jsonl"))
     train += list(manifest_rows(data / "asterisk" / "all.jsonl"))
     write(args.out / "train_real.jsonl", train)
+    (args.out / "train_text.txt").write_text("".join(f"{row['text']}\n" for row in train), encoding="utf-8")
     write(args.out / "train_read.jsonl", read)
     write(args.out / "dev_lj.jsonl", list(manifest_rows(data / "ljspeech" / "dev.jsonl")))
     write(args.out / "dev_libri.jsonl", [row for speaker, row in libri if speaker in dev_speakers])
