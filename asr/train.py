@@ -46,6 +46,7 @@ from asr.feature_cache import FeatureCache
 from asr.features import LogMel
 from asr.model import CTCModel
 from asr.model_dir import ModelDirConfig, load_model_dir, save_model_dir
+from asr.resume import load_resumed_weights
 from asr.sampler import epoch_batches, padding_fraction
 from asr.tokenizer import CharTokenizer
 from asr.train_config import TrainConfig
@@ -239,7 +240,7 @@ class Trainer:
     def resume_or_initialize(self) -> None:
         saved = load_checkpoint(self.checkpoint_path) if self.cfg.resume else None
         if saved is not None:
-            self.model.load_state_dict(saved["model"])
+            load_resumed_weights(self.model, saved["model"], self.checkpoint_path)
             self.optimizer.load_state_dict(saved["optimizer"])
             self.scheduler.load_state_dict(saved["scheduler"])
             if saved.get("scaler"):

@@ -37,7 +37,7 @@ def test_overfit_reproduces_transcripts(trained_tiny_model_dir: Path) -> None:
 def test_model_dir_records_provenance(trained_tiny_model_dir: Path) -> None:
     provenance = asr.load_model(trained_tiny_model_dir).config.provenance
     assert provenance["epochs_completed"] == TINY_MODEL_EPOCHS
-    assert provenance["train_manifests"] == [str(SPEECH_MANIFEST)]
+    assert provenance["train_manifests"] == [str(SPEECH_MANIFEST), str(trained_tiny_model_dir.parents[1] / "pairs.jsonl")]
     assert provenance["train_config"]["model"]["hidden_size"] == 48
     assert provenance["precision"] == "fp32"
 
@@ -258,3 +258,11 @@ def test_auto_precision_is_bf16_only_on_cpus_with_bfloat16_instructions(monkeypa
         assert resolve_precision(config, cpu) == expected
         assert resolve_precision(config, gpu) == "fp32"
         assert resolve_precision(replace(config, precision="fp16"), cpu) == "fp16"
+
+
+def test_resuming_with_another_model_shape_is_one_line(tmp_path: Path) -> None:
+    base = [*FAST_OVERRIDES, "epochs=1"]
+    train(load_train_config(write_config(tmp_path, SPEECH_MANIFEST), base))
+    with pytest.raises(ConfigError, match="holds a model of another shape") as caught:
+        train(load_train_config(write_config(tmp_path, SPEECH_MANIFEST), [*base, "epochs=2", "model.hidden_size=16"]))
+    assert "\n" not in str(caught.value) and "resume=false" in str(caught.value)
