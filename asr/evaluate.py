@@ -21,7 +21,7 @@ from asr.decoding import DecoderOptions
 from asr.errors import AsrError, ManifestError
 from asr.fileio import atomic_write_bytes
 from asr.scoring import CorpusScore, NormalizerName, corpus_score, error_report, get_normalizer, score_utterance
-from asr.transcribe import Recognizer
+from asr.transcribe import Recognizer, TranscribeOptions
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,14 @@ def run_model(recognizer: Recognizer, entries: Sequence[ManifestEntry], progress
             tqdm.write(f"error: {exc}", file=sys.stderr)
             runs.append(ModelRun(entry, None, 0.0, time.perf_counter() - started, str(exc)))
     return runs
+
+
+def transcribe_entries(recognizer: Recognizer, entries: Sequence[ManifestEntry], decoder: DecoderOptions) -> list[Hypothesis]:
+    """Every entry transcribed with `decoder`: greedy file by file, beam search in a pool."""
+    if decoder.method == "beam":
+        return transcribe_manifest_beam(recognizer, entries, decoder)
+    options = TranscribeOptions(decoder=decoder)
+    return transcribe_manifest(lambda path: recognizer.transcribe(path, options=options).text, entries)
 
 
 def transcribe_manifest_beam(recognizer: Recognizer, entries: Sequence[ManifestEntry], decoder: DecoderOptions) -> list[Hypothesis]:
@@ -226,10 +234,8 @@ def evaluate(
             for hypothesis in hypotheses:
                 if hypothesis.error:
                     print(f"error: {hypothesis.error}", file=sys.stderr)
-        elif recognizer is not None and decoder is not None and decoder.method == "beam":
-            hypotheses = transcribe_manifest_beam(recognizer, entries, decoder)
         elif recognizer is not None:
-            hypotheses = transcribe_manifest(lambda path: recognizer.transcribe(path).text, entries)
+            hypotheses = transcribe_entries(recognizer, entries, decoder or recognizer.default_decoder())
         else:
             raise ValueError("give a recognizer or hypothesis files")
         results.append(score_hypotheses(manifest, hypotheses, normalizer, out, name))

@@ -24,7 +24,10 @@ class DataConfig:
     batch_size: int = 16  # most utterances in one batch
     max_batch_seconds: float = 320.0  # most padded audio seconds in one batch
     sortagrad: bool = False  # first epoch in order of length, shortest first (SortaGrad); later epochs shuffled
-    num_workers: int = 2  # DataLoader processes that decode audio (0: in the main process)
+    # DataLoader processes that decode and augment audio (0: in the main process). One keeps up
+    # with a CPU training step and leaves the other core of a 2-core machine to the model
+    # (benchmarks/train_throughput.py: 52 audio s/s with 1, 50 with 0, 46 with 2); GPUs want more.
+    num_workers: int = 1
     feature_cache_dir: str | None = None  # keep per-utterance log-mel features here (not with waveform augmentation)
     stats_utterances: int = 1000  # training utterances used for the normalization statistics
 

@@ -95,6 +95,7 @@ def end_to_end(cfg: TrainConfig, packed: bool) -> Stamps:
 def bare_steps(cfg: TrainConfig, shapes: list[tuple[list[int], list[int]]], packed: bool, device: torch.device) -> list[float]:
     """Forward, fp32 CTC loss, backward, clipping and AdamW on random tensors of the batches' shapes."""
     torch.manual_seed(0)
+    torch.set_flush_denormal(True)  # as train() does: subnormal LSTM gradients are slow on x86
     model = CTCModel(cfg.model)
     if packed:
         use_packed(model)

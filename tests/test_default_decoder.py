@@ -80,3 +80,16 @@ def test_an_unknown_stored_method_is_a_model_error(tiny_model_dir: Path, tmp_pat
     recognizer = load_model(_model(tiny_model_dir, tmp_path, "viterbi"))
     with pytest.raises(ModelError, match="viterbi"):
         recognizer.default_decoder()
+
+
+def test_evaluate_scores_with_the_default_decoder_unless_told(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from asr.evaluate import evaluate
+    from tests.conftest import SPEECH_MANIFEST
+
+    recognizer = load_model(_model(tiny_model_dir, tmp_path, "beam"))
+    used = _methods_used(monkeypatch)
+    monkeypatch.setattr("asr.evaluate.transcribe_manifest_beam", lambda r, entries, decoder: used.append("pool") or [])
+    evaluate([SPEECH_MANIFEST], recognizer)
+    assert used == ["pool"]  # the model's beam search
+    results = evaluate([SPEECH_MANIFEST], recognizer, decoder=DecoderOptions())
+    assert used == ["pool"] and results[0].score.wer == 0.0  # asked for greedy: greedy, file by file
