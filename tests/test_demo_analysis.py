@@ -66,7 +66,7 @@ def test_final_stream_result_equals_transcribing_the_whole_recording(bundled: Re
     chunks = microphone_chunks(EXAMPLES / "weather_report.flac")
     state, partials = stream(bundled, chunks)
     final = finish_stream(bundled, state)
-    whole = bundled.transcribe(np.concatenate(chunks), sample_rate=48_000)
+    whole = bundled.transcribe(np.concatenate(chunks), sample_rate=48_000, options=TranscribeOptions())  # greedy, as finish_stream
     assert final.transcript == whole  # text, every word's times and confidences, segments
     expected_log_probs, _ = bundled.log_probs([final.samples], TranscribeOptions())
     assert torch.equal(final.log_probs, expected_log_probs)
