@@ -17,29 +17,12 @@ import time
 from pathlib import Path
 
 import torch
+from train_throughput import CONFIG, CORPORA, SHARED  # the same data and augmentation (this folder is on sys.path)
 
 from asr.train import TrainHooks, train
 from asr.train_config import load_train_config
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-CORPORA = ["an4/train.jsonl", "speechocean762/train.jsonl", "ljspeech/train.jsonl", "kathleen/all.jsonl"]
 MODELS = {"default": [], "small": ["model.lstm_layers=2", "model.hidden_size=256", "model.conv_channels=16"]}
-CONFIG = """output_dir: {out}
-epochs: 1
-data:
-  train_manifests: {manifests}
-  batch_size: {batch_size}
-  max_batch_seconds: 240.0
-  num_workers: 1
-optim: {{lr: {lr}, warmup_steps: 20, schedule: constant}}
-spec_augment: {{freq_masks: 2, time_masks: 2}}
-augment: {{gain_db: 6.0, speed_factors: [0.9, 1.0, 1.1], noise_prob: 0.2}}
-checkpoint_every_steps: 1000000
-log_every_steps: 1000000
-keep_epoch_models: 0
-tensorboard: false
-"""
 
 
 def losses(config: Path, precision: str, args: argparse.Namespace, out: Path) -> tuple[list[float], float]:
@@ -53,6 +36,7 @@ def losses(config: Path, precision: str, args: argparse.Namespace, out: Path) ->
         return loss
 
     overrides = [f"output_dir={out}", f"precision={precision}", f"max_steps={args.steps}", f"threads={args.threads}", "seed=3", *MODELS[args.model]]
+    overrides += [f"optim.lr={args.lr}", "optim.warmup_steps=20", "optim.schedule=constant", "data.num_workers=1"]
     if args.init:
         overrides.append(f"init_from={args.init.resolve()}")
     start = time.perf_counter()
@@ -76,7 +60,7 @@ def main() -> None:
         sys.exit(f"error: manifests not found: {', '.join(missing)} (pass --data)")
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.yaml"
-        config.write_text(CONFIG.format(out=Path(tmp) / "exp", manifests=[str(m) for m in manifests], batch_size=args.batch_size, lr=args.lr))
+        config.write_text(CONFIG.format(out=Path(tmp) / "exp", manifests=[str(m) for m in manifests], batch_size=args.batch_size))
         runs = {precision: losses(config, precision, args, Path(tmp) / precision) for precision in ("fp32", "bf16")}
     start = "from " + str(args.init) if args.init else "from scratch"
     times = ", ".join(f"{p} {seconds:.0f} s" for p, (_, seconds) in runs.items())
