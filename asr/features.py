@@ -69,9 +69,9 @@ class LogMel(torch.nn.Module):
 
 
 class ConvLogMel(nn.Module):
-    """The same log-mel features as LogMel (reflect-padded, centred frames, power
-    spectrum, mel filterbank, log), computed with a strided convolution instead of an FFT, for export: TorchScript and ONNX
-    express it with plain ops."""
+    """The same log-mel features as LogMel (reflect-padded, centred frames, power spectrum, mel
+    filterbank, log), computed with a strided convolution instead of an FFT: the form export
+    uses, since TorchScript and ONNX express it with plain ops."""
 
     basis: torch.Tensor
     filterbank: torch.Tensor
