@@ -83,9 +83,9 @@ def decoder_options(args: argparse.Namespace, recognizer: Recognizer) -> Decoder
 
 def cmd_lm_build(args: argparse.Namespace) -> int:
     from asr.constants import DEFAULT_ALPHABET
-    from asr.data import read_manifest
     from asr.errors import AsrError
     from asr.lm import build_lm
+    from asr.manifests import read_manifest
     from asr.model_dir import read_model_config
 
     try:
@@ -102,7 +102,6 @@ def cmd_lm_build(args: argparse.Namespace) -> int:
 
 
 def cmd_lm_tune(args: argparse.Namespace) -> int:
-    from asr.data import read_manifest
     from asr.decoding import DecoderOptions
     from asr.decoding_pool import ParallelDecoder
     from asr.errors import AsrError
@@ -117,6 +116,7 @@ def cmd_lm_tune(args: argparse.Namespace) -> int:
         search_grid,
         store_decoder_defaults,
     )
+    from asr.manifests import read_manifest
     from asr.transcribe import load_model
 
     try:

@@ -1,13 +1,9 @@
-"""NeMo-style JSONL manifests and the training dataset built on them."""
+"""The training dataset over manifest entries: audio (augmented or as cached features) and targets, batched."""
 
 from __future__ import annotations
 
-import json
 import math
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
@@ -15,87 +11,9 @@ from torch.utils.data import Dataset
 from asr.audio import load_audio
 from asr.augment import WaveformAugmenter, utterance_generator
 from asr.constants import LOG_FLOOR
-from asr.errors import AsrError, ManifestError
+from asr.errors import AsrError
 from asr.feature_cache import FeatureCache
-
-
-@dataclass(frozen=True)
-class ManifestEntry:
-    audio_filepath: Path  # absolute, or relative to the working directory
-    duration: float  # seconds; NaN when the row has none (allowed where asked: evaluation needs none)
-    text: str
-
-    @property
-    def has_duration(self) -> bool:
-        return not math.isnan(self.duration)
-
-
-def _duration(row: dict[str, object], where: str, required: bool) -> float:
-    duration = row.get("duration")
-    if duration is None and not required:
-        return math.nan
-    # Not NaN, infinite, or an integer too large for a float (10**400 is valid JSON).
-    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 < duration <= sys.float_info.max:
-        raise ManifestError(f"{where}: missing or invalid 'duration' {duration!r}")
-    return float(duration)
-
-
-def parse_manifest_line(line: str, base_dir: Path, where: str, require_duration: bool = True) -> ManifestEntry:
-    """One JSON line -> entry; audio paths are resolved against the manifest's folder. Without
-    require_duration, a row may leave out "duration" (the entry's is then NaN)."""
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ManifestError(f"{where}: not valid JSON ({exc.msg})") from exc
-    except RecursionError as exc:
-        raise ManifestError(f"{where}: JSON nested too deeply") from exc
-    if not isinstance(row, dict):
-        raise ManifestError(f"{where}: expected a JSON object")
-    audio, text = row.get("audio_filepath"), row.get("text")
-    if not isinstance(audio, str) or not audio:
-        raise ManifestError(f"{where}: missing or invalid 'audio_filepath'")
-    duration = _duration(row, where, require_duration)
-    if not isinstance(text, str):
-        raise ManifestError(f"{where}: missing or invalid 'text'")
-    path = Path(audio)
-    return ManifestEntry(path if path.is_absolute() else base_dir / path, duration, text)
-
-
-def read_rows(path: Path, what: str) -> list[str]:
-    """The lines of a UTF-8 row file (a manifest, hypotheses), or a ManifestError naming it."""
-    try:
-        # Only newlines end a row: splitlines() would also cut at U+2028 or U+0085, which JSON
-        # strings may hold unescaped.
-        return path.read_text(encoding="utf-8").split("\n")
-    except FileNotFoundError as exc:
-        raise ManifestError(f"{path}: {what} not found") from exc
-    except UnicodeDecodeError as exc:
-        raise ManifestError(f"{path}: {what} is not UTF-8 text") from exc
-    except OSError as exc:
-        raise ManifestError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc
-
-
-def iter_manifest(path: str | Path, require_duration: bool = True) -> Iterator[ManifestEntry | ManifestError]:
-    """Entries of a manifest in order; a broken line comes out as a ManifestError so that a
-    caller can report it and go on with the good lines."""
-    path = Path(path)
-    for number, line in enumerate(read_rows(path, "manifest"), start=1):
-        if line.strip():
-            try:
-                yield parse_manifest_line(line, path.parent, f"{path}:{number}", require_duration)
-            except ManifestError as exc:
-                yield exc
-
-
-def read_manifest(path: str | Path, require_duration: bool = True) -> list[ManifestEntry]:
-    """All entries of a manifest; the first broken line is an error. Without require_duration,
-    rows need only audio_filepath and text (for evaluation, which measures the audio itself)."""
-    entries = []
-    for item in iter_manifest(path, require_duration):
-        if isinstance(item, ManifestError):
-            raise item
-        entries.append(item)
-    return entries
+from asr.manifests import ManifestEntry
 
 
 @dataclass(frozen=True)

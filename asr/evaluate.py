@@ -12,14 +12,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
-from tqdm import tqdm
-
 from asr.audio import audio_duration
-from asr.data import ManifestEntry, read_manifest, read_rows
 from asr.decoding import DecoderOptions
 from asr.errors import AsrError, ManifestError
 from asr.fileio import atomic_write_bytes
+from asr.manifests import ManifestEntry, read_manifest, read_rows
+from asr.model_runs import run_model
 from asr.scoring import CorpusScore, NormalizerName, corpus_score, error_report, get_normalizer, score_utterance
 from asr.transcribe import Recognizer, TranscribeOptions
 
@@ -76,33 +74,6 @@ def transcribe_manifest(transcribe: Callable[[Path], str], entries: Sequence[Man
             print(f"error: {exc}", file=sys.stderr)
         hypotheses.append(Hypothesis(str(entry.audio_filepath), entry.text, text, entry_seconds(entry), time.perf_counter() - started, error))
     return hypotheses
-
-
-@dataclass(frozen=True)
-class ModelRun:
-    """The acoustic model's output for one manifest entry."""
-
-    entry: ManifestEntry
-    log_probs: torch.Tensor | None  # (frames, vocab); None when the file could not be read
-    duration: float  # seconds of audio read
-    seconds: float  # wall time of reading, features and model
-    error: str | None = None
-
-
-def run_model(recognizer: Recognizer, entries: Sequence[ManifestEntry], progress: bool = False) -> list[ModelRun]:
-    """Log-probs of every entry, in order; an unreadable file is reported and kept as an error."""
-    from asr.audio import iter_audio_blocks
-
-    runs = []
-    for entry in tqdm(entries, desc="log-probs", unit="utt", disable=not progress, file=sys.stderr):
-        started = time.perf_counter()
-        try:
-            log_probs, duration = recognizer.log_probs(iter_audio_blocks(entry.audio_filepath, recognizer.sample_rate))
-            runs.append(ModelRun(entry, log_probs, duration, time.perf_counter() - started))
-        except AsrError as exc:
-            tqdm.write(f"error: {exc}", file=sys.stderr)
-            runs.append(ModelRun(entry, None, 0.0, time.perf_counter() - started, str(exc)))
-    return runs
 
 
 def transcribe_entries(recognizer: Recognizer, entries: Sequence[ManifestEntry], decoder: DecoderOptions) -> list[Hypothesis]:

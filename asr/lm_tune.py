@@ -21,13 +21,13 @@ from safetensors.torch import save
 from tqdm import tqdm
 
 from asr.constants import CONFIG_FILENAME
-from asr.data import ManifestEntry
 from asr.decoding import DecoderOptions
 from asr.decoding_pool import ParallelDecoder
 from asr.errors import ConfigError
-from asr.evaluate import run_model
 from asr.fileio import atomic_write_bytes
 from asr.lm import is_arpa, vocabulary_path
+from asr.manifests import ManifestEntry
+from asr.model_runs import run_model
 from asr.scoring import NormalizerName, corpus_score, get_normalizer, score_utterance
 from asr.transcribe import Recognizer
 

@@ -9,14 +9,13 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from asr.audio import audio_duration
 from asr.errors import AsrError
-from asr.fileio import atomic_write_bytes
+from asr.manifests import write_manifest_rows
 
 AUDIO_SUFFIXES = (".flac", ".wav", ".mp3", ".ogg", ".opus")
 # AN4 has no dev set of its own: every 7th training speaker (sorted ids, from the first; 11 of
@@ -149,7 +148,7 @@ def write_manifest(candidates: Iterable[Candidate | str], output: Path) -> Prepa
     """Read each audio file's duration from its header and write the manifest (audio paths
     relative to the manifest's folder when possible). Unreadable audio is reported, not written."""
     report = PrepareReport()
-    lines = []
+    rows = []
     base = output.parent.resolve()
     for item in candidates:
         if isinstance(item, str):
@@ -165,8 +164,8 @@ def write_manifest(candidates: Iterable[Candidate | str], output: Path) -> Prepa
             continue
         audio = item.audio.resolve()
         path = str(audio.relative_to(base)) if audio.is_relative_to(base) else str(audio)
-        lines.append(json.dumps({"audio_filepath": path, "duration": round(duration, 3), "text": item.text, **item.extra}, ensure_ascii=False))
+        rows.append({"audio_filepath": path, "duration": round(duration, 3), "text": item.text, **item.extra})
         report.written += 1
         report.hours += duration / 3600
-    atomic_write_bytes(output, "".join(line + "\n" for line in lines).encode("utf-8"))
+    write_manifest_rows(output, rows)
     return report

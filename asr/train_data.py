@@ -11,11 +11,12 @@ import jiwer
 import torch
 from torch.utils.data import DataLoader
 
-from asr.data import Batch, ManifestEntry, SpeechDataset, collate, iter_manifest
+from asr.data import Batch, SpeechDataset, collate
 from asr.decoding import greedy_text
 from asr.errors import ManifestError
 from asr.feature_cache import FeatureCache
 from asr.features import FeatureStats, LogMel
+from asr.manifests import ManifestEntry, iter_manifest
 from asr.model import CTCModel, output_frames
 from asr.tokenizer import CharTokenizer, normalize_text
 from asr.train_config import TrainConfig

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from asr.data import read_manifest
 from asr.decoding import DecoderOptions, Decoding
 from asr.lm_tune import CachedUtterance, cache_log_probs, load_cache, save_cache, score_trial
+from asr.manifests import read_manifest
 from asr.transcribe import load_model
 
 

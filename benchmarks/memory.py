@@ -24,6 +24,7 @@ import numpy as np
 import soundfile as sf
 
 from asr.audio import load_audio
+from asr.manifests import read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 LJSPEECH = ROOT.parent / "shared" / "data" / "ljspeech"
@@ -37,8 +38,8 @@ def speech_clips() -> Iterator[np.ndarray]:
     manifests = [LJSPEECH / "dev.jsonl", LJSPEECH / "train.jsonl"]
     if all(m.is_file() for m in manifests):
         for manifest in manifests:
-            for line in manifest.read_text(encoding="utf-8").splitlines():
-                yield load_audio(manifest.parent / json.loads(line)["audio_filepath"], SAMPLE_RATE)
+            for entry in read_manifest(manifest):
+                yield load_audio(entry.audio_filepath, SAMPLE_RATE)
     else:
         for path in sorted((ROOT / "demo" / "examples").glob("*.flac")):
             yield load_audio(path, SAMPLE_RATE)

@@ -16,9 +16,9 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from asr.data import read_manifest
 from asr.errors import MissingDependencyError
 from asr.evaluate import ManifestResult, format_table, output_names, score_hypotheses, transcribe_manifest
+from asr.manifests import read_manifest
 from asr.peers import OURS, PEERS, Transcriber, load_peer, our_model
 
 SYSTEMS = [OURS, *PEERS]

@@ -20,9 +20,10 @@ from asr.augment import (
     speed_perturb,
     utterance_generator,
 )
-from asr.data import SpeechDataset, read_manifest
+from asr.data import SpeechDataset
 from asr.errors import ConfigError
 from asr.features import LogMel
+from asr.manifests import read_manifest
 from asr.model import CTCModel
 from asr.tokenizer import CharTokenizer
 from asr.train_config import load_train_config

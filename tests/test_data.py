@@ -1,36 +1,9 @@
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 import torch
 
-from asr.data import Example, collate, iter_manifest, read_manifest
-from asr.errors import ManifestError
+from asr.data import Example, collate
 from asr.sampler import make_batches
-
-
-def test_relative_paths_resolve_against_the_manifest_folder(tmp_path: Path) -> None:
-    (tmp_path / "m.jsonl").write_text(
-        '{"audio_filepath": "a/b.wav", "duration": 1.5, "text": "hi"}\n\n{"audio_filepath": "/x.wav", "duration": 2, "text": "yo"}\n'
-    )
-    entries = read_manifest(tmp_path / "m.jsonl")
-    assert [e.audio_filepath for e in entries] == [tmp_path / "a" / "b.wav", Path("/x.wav")]
-    assert entries[1].duration == 2.0
-
-
-def test_broken_lines_come_out_as_errors_with_line_numbers(tmp_path: Path) -> None:
-    (tmp_path / "m.jsonl").write_text(
-        '{"audio_filepath": "a.wav", "duration": 1, "text": "ok"}\n[1]\n{"audio_filepath": "a.wav", "duration": -1, "text": "x"}\n'
-    )
-    items = list(iter_manifest(tmp_path / "m.jsonl"))
-    assert not isinstance(items[0], ManifestError)
-    assert isinstance(items[1], ManifestError) and ":2: expected a JSON object" in str(items[1])
-    assert isinstance(items[2], ManifestError) and "duration" in str(items[2])
-    with pytest.raises(ManifestError, match=":2:"):
-        read_manifest(tmp_path / "m.jsonl")
-    with pytest.raises(ManifestError, match="not found"):
-        read_manifest(tmp_path / "none.jsonl")
 
 
 def test_collate_pads_and_drops_unreadable_items() -> None:

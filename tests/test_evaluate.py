@@ -49,8 +49,8 @@ def test_hypothesis_count_must_match() -> None:
 
 
 def test_manifest_rows_need_no_duration_for_evaluation(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from asr.data import read_manifest
     from asr.errors import ManifestError
+    from asr.manifests import read_manifest
 
     manifest = tmp_path / "plain.jsonl"
     manifest.write_text("".join(json.dumps({"audio_filepath": str(SPEECH / name), "text": text}) + "\n" for name, text in fixture_texts().items()))

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from asr.cli import main
-from asr.data import read_manifest
 from asr.decoding import DecoderOptions
 from asr.decoding_pool import ParallelDecoder
 from asr.lm import build_lm
 from asr.lm_tune import CachedUtterance, best_trial, cache_log_probs, load_cache, save_cache, search_grid
+from asr.manifests import read_manifest
 from asr.transcribe import load_model
 from tests.conftest import SPEECH, SPEECH_MANIFEST, fixture_texts
 

@@ -132,7 +132,7 @@ def test_pack_caps_engine_hours_and_zips_the_folder(tmp_path: Path) -> None:
     import numpy as np
     import soundfile as sf
 
-    from asr.data import read_manifest
+    from asr.manifests import read_manifest
 
     source = tmp_path / "corpus"
     (source / "audio").mkdir(parents=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from asr.audio import audio_duration, load_audio
-from asr.data import read_manifest
+from asr.manifests import read_manifest
 from tests.conftest import ROOT, SHARED_DATA, requires_shared
 
 pytestmark = requires_shared

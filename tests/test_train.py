@@ -13,9 +13,9 @@ from safetensors.torch import load_file
 import asr
 import asr.train as train_module
 from asr import feature_cache
-from asr.data import read_manifest
 from asr.distributed import DistContext
 from asr.errors import ConfigError
+from asr.manifests import read_manifest
 from asr.sampler import epoch_batches
 from asr.train import TrainHooks, lr_factor, resolve_precision, train, training_threads
 from asr.train_config import load_train_config

@@ -11,9 +11,9 @@ training transcripts, one a line, for the language model."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from asr.manifests import read_manifest_rows, write_manifest_rows
 from asr.prepare import AN4_DEV_EVERY, held_out_speakers
 
 
@@ -25,11 +25,9 @@ def main() -> None:
     manifest: Path = args.manifest
     if not manifest.is_file():
         raise SystemExit(f"error: {manifest}: manifest not found")
-    rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = read_manifest_rows(manifest, absolute_paths=True)
     if not rows or any("speaker" not in row for row in rows):
         raise SystemExit(f"error: {manifest}: expected AN4 rows with a 'speaker' field")
-    for row in rows:
-        row["audio_filepath"] = str((manifest.parent / row["audio_filepath"]).resolve())
     training = [row for row in rows if row.get("part", "train") == "train"]
     dev = held_out_speakers((row["speaker"] for row in training), AN4_DEV_EVERY)
     splits = {"train": [r for r in training if r["speaker"] not in dev], "dev": [r for r in training if r["speaker"] in dev]}
@@ -38,7 +36,7 @@ def main() -> None:
         splits["test"] = test
     args.out.mkdir(parents=True, exist_ok=True)
     for name, part in splits.items():
-        (args.out / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part), encoding="utf-8")
+        write_manifest_rows(args.out / f"{name}.jsonl", part)
         speakers = len({r["speaker"] for r in part})
         print(f"{args.out / name}.jsonl: {len(part)} utterances, {speakers} speakers, {sum(r['duration'] for r in part) / 3600:.2f} h")
     (args.out / "train_text.txt").write_text("".join(row["text"] + "\n" for row in splits["train"]), encoding="utf-8")

@@ -11,12 +11,11 @@ by a TTS voice in training. Seen utterances are listed on stderr; the rest go to
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from asr.data import read_manifest, read_rows
+from asr.manifests import read_manifest, read_manifest_rows, write_manifest_rows
 from asr.tokenizer import normalize_text
 
 
@@ -46,19 +45,15 @@ def main() -> None:
     for source in args.train:
         for text in transcripts(source):
             seen |= ngrams(words(text), args.ngram)
-    kept, total = [], 0
-    for line in read_rows(args.dev, "manifest"):
-        if not line.strip():
-            continue
-        total += 1
-        row = json.loads(line)
+    kept, rows = [], read_manifest_rows(args.dev)
+    for row in rows:
         shared = ngrams(words(row["text"]), args.ngram) & seen
         if shared:
             print(f"seen: {row['audio_filepath']} ({len(shared)} shared {args.ngram}-grams)", file=sys.stderr)
         else:
-            kept.append(line)
-    args.output.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    print(f"{args.output}: kept {len(kept)} of {total} utterances", file=sys.stderr)
+            kept.append(row)
+    write_manifest_rows(args.output, kept)
+    print(f"{args.output}: kept {len(kept)} of {len(rows)} utterances", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -15,15 +15,15 @@ blocks count against such a limit."""
 from __future__ import annotations
 
 import argparse
-import json
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import soundfile as sf
 
 from asr.audio import load_audio
-from asr.data import read_rows
+from asr.manifests import read_manifest_rows, write_manifest_rows
 
 # libsndfile's compression level for Opus. At 16 kHz, 0.98 gives about 12 kbit/s and keeps the
 # band above 4 kHz (0.96 gives 17 kbit/s, 1.0 about 7.6 kbit/s and cuts at 4 kHz). Measured with
@@ -38,7 +38,7 @@ def encode(job: tuple[str, str, float]) -> tuple[str, float]:
     return target, audio.size / 16000
 
 
-def select_rows(rows: list[dict[str, object]], engine_hours: dict[str, float]) -> list[dict[str, object]]:
+def select_rows(rows: list[dict[str, Any]], engine_hours: dict[str, float]) -> list[dict[str, Any]]:
     """Rows in order; a capped engine's clips are kept while its total so far is under the cap
     (so the last one kept may pass it by one clip's length)."""
     left = {engine: hours * 3600 for engine, hours in engine_hours.items()}
@@ -70,10 +70,8 @@ def zip_folder(folder: Path, manifests: list[Path]) -> Path:
     with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as archive:
         for manifest in manifests:
             archive.write(manifest, manifest.relative_to(folder).as_posix())
-            for line in read_rows(manifest, "manifest"):
-                if line.strip():
-                    audio = json.loads(line)["audio_filepath"]
-                    archive.write(folder / audio, audio)
+            for row in read_manifest_rows(manifest):
+                archive.write(folder / row["audio_filepath"], row["audio_filepath"])
     return target
 
 
@@ -89,7 +87,7 @@ def main() -> None:
     engine_hours = dict(args.engine_hours)
     for manifest in args.manifests:
         name = f"{manifest.parent.name}.jsonl" if manifest.name == "manifest.jsonl" else manifest.name
-        rows = select_rows([json.loads(line) for line in read_rows(manifest, "manifest") if line.strip()], engine_hours)
+        rows = select_rows(read_manifest_rows(manifest), engine_hours)
         folder = args.out / "audio" / Path(name).stem
         folder.mkdir(parents=True, exist_ok=True)
         jobs = []
@@ -99,10 +97,11 @@ def main() -> None:
             jobs.append((str(source), str(folder / f"{n:06d}.opus"), args.level))
         with ProcessPoolExecutor(args.jobs) as pool:
             results = list(pool.map(encode, jobs, chunksize=16))
-        with (args.out / name).open("w") as handle:
-            for row, (target, duration) in zip(rows, results, strict=True):
-                packed = {"audio_filepath": str(Path(target).relative_to(args.out)), "duration": round(duration, 3), "text": row["text"]}
-                handle.write(json.dumps(packed) + "\n")
+        packed = [
+            {"audio_filepath": str(Path(target).relative_to(args.out)), "duration": round(duration, 3), "text": row["text"]}
+            for row, (target, duration) in zip(rows, results, strict=True)
+        ]
+        write_manifest_rows(args.out / name, packed)
         hours = sum(duration for _, duration in results) / 3600
         print(f"{manifest} -> {args.out / name}: {len(rows)} clips, {hours:.2f} h")
     if args.zip:

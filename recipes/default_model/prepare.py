@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from asr.audio import audio_duration
+from asr.manifests import read_manifest_rows, write_manifest_rows
 from asr.prepare import AN4_DEV_EVERY, Candidate, held_out_speakers, librispeech
 
 HELD_OUT_FSDD_SPEAKER = "theo"
@@ -34,15 +35,11 @@ LIBRI_DEV_EVERY = 10  # every 10th speaker (by sorted id) is held out for dev
 CV_DEV_CLIPS = 50
 
 
-def manifest_rows(path: Path) -> Iterator[dict[str, object]]:
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            row["audio_filepath"] = str((path.parent / row["audio_filepath"]).resolve())
-            yield row
+def manifest_rows(path: Path) -> list[dict[str, Any]]:
+    return read_manifest_rows(path, absolute_paths=True)
 
 
-def librispeech_rows(subset_dir: Path) -> Iterator[tuple[str, dict[str, object]]]:
+def librispeech_rows(subset_dir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """(speaker, row) for every readable utterance of a LibriSpeech-layout subset folder."""
     for item in librispeech(subset_dir):
         if isinstance(item, Candidate):
@@ -50,14 +47,13 @@ def librispeech_rows(subset_dir: Path) -> Iterator[tuple[str, dict[str, object]]
             yield item.extra["speaker"], row
 
 
-def write(path: Path, rows: list[dict[str, object]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    hours = sum(float(r["duration"]) for r in rows) / 3600  # type: ignore[arg-type]
+def write(path: Path, rows: list[dict[str, Any]]) -> None:
+    write_manifest_rows(path, rows)
+    hours = sum(float(r["duration"]) for r in rows) / 3600
     print(f"{path}: {len(rows)} utterances, {hours:.2f} h")
 
 
-def commonvoice_dev(rows: list[dict[str, object]]) -> set[str]:
+def commonvoice_dev(rows: list[dict[str, Any]]) -> set[str]:
     rigved = sorted(str(r["audio_filepath"]) for r in rows if Path(str(r["audio_filepath"])).name.startswith("rigved_"))
     return set(sorted(rigved, key=lambda p: hashlib.sha1(Path(p).name.encode()).hexdigest())[:CV_DEV_CLIPS])
 

@@ -9,26 +9,26 @@ train.jsonl: the rest."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+from typing import Any
+
+from asr.manifests import read_manifest_rows, write_manifest_rows
 
 TEST_SPEAKER = "theo"
 DEV_EVERY = 10
 
 
-def split_rows(manifest: Path) -> dict[str, list[str]]:
+def split_rows(manifest: Path) -> dict[str, list[dict[str, Any]]]:
     """train/dev/test rows (audio paths made absolute); an error when the manifest is not the
     FSDD one or its audio files are not beside it."""
     if not manifest.is_file():
         raise SystemExit(f"error: {manifest}: not found; pass --fsdd with the FSDD folder (all.jsonl + recordings/)")
-    splits: dict[str, list[str]] = {"train": [], "dev": [], "test": []}
+    splits: dict[str, list[dict[str, Any]]] = {"train": [], "dev": [], "test": []}
     missing = 0
-    for index, line in enumerate(line for line in manifest.read_text().splitlines() if line.strip()):
-        row = json.loads(line)
-        row["audio_filepath"] = str((manifest.parent / row["audio_filepath"]).resolve())
+    for index, row in enumerate(read_manifest_rows(manifest, absolute_paths=True)):
         missing += not Path(row["audio_filepath"]).is_file()
         split = "test" if row.get("speaker") == TEST_SPEAKER else "dev" if index % DEV_EVERY == 0 else "train"
-        splits[split].append(json.dumps(row))
+        splits[split].append(row)
     if missing:
         raise SystemExit(f"error: {manifest}: {missing} of its audio files are missing (expected them under {manifest.parent})")
     empty = [split for split, rows in splits.items() if not rows]
@@ -46,7 +46,7 @@ def main() -> None:
     splits = split_rows(args.fsdd / "all.jsonl")
     args.out.mkdir(parents=True, exist_ok=True)
     for split, rows in splits.items():
-        (args.out / f"{split}.jsonl").write_text("".join(r + "\n" for r in rows))
+        write_manifest_rows(args.out / f"{split}.jsonl", rows)
         print(f"{args.out / split}.jsonl: {len(rows)} utterances")
 
 

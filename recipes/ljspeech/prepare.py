@@ -9,19 +9,16 @@ the full corpus (the shared sample has only LJ001, which is then the training se
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from asr.manifests import read_manifest_rows, write_manifest_rows
 from asr.prepare import ljspeech, write_manifest
 
 SHARED_SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "ljspeech"
 
 
 def absolute(manifest: Path, target: Path) -> None:
-    rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
-    for row in rows:
-        row["audio_filepath"] = str((manifest.parent / row["audio_filepath"]).resolve())
-    target.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    write_manifest_rows(target, read_manifest_rows(manifest, absolute_paths=True))
 
 
 def main() -> None:
@@ -47,13 +44,12 @@ def main() -> None:
     if not report.written:
         everything.unlink()
         raise SystemExit(f"error: {args.ljspeech}: no usable utterance (see the skipped lines above)")
-    rows = everything.read_text().splitlines()
+    rows = read_manifest_rows(everything)
     splits = {"dev": "LJ002-", "test": "LJ001-"}
     for split, prefix in splits.items():
-        chosen = [r for r in rows if Path(json.loads(r)["audio_filepath"]).name.startswith(prefix)]
-        (args.out / f"{split}.jsonl").write_text("".join(r + "\n" for r in chosen))
+        write_manifest_rows(args.out / f"{split}.jsonl", [r for r in rows if Path(r["audio_filepath"]).name.startswith(prefix)])
     prefixes = tuple(splits.values())
-    (args.out / "train.jsonl").write_text("".join(r + "\n" for r in rows if not Path(json.loads(r)["audio_filepath"]).name.startswith(prefixes)))
+    write_manifest_rows(args.out / "train.jsonl", [r for r in rows if not Path(r["audio_filepath"]).name.startswith(prefixes)])
     print(f"{args.out}: {report.written} utterances, {report.hours:.2f} h; {len(report.problems)} skipped")
 
 

@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from asr.data import read_manifest
+from asr.manifests import read_manifest
 from asr.tokenizer import normalize_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

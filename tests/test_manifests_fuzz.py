@@ -11,9 +11,9 @@ from pathlib import Path
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from asr.data import ManifestEntry, iter_manifest, read_manifest
 from asr.errors import ManifestError
 from asr.evaluate import read_hypotheses
+from asr.manifests import ManifestEntry, iter_manifest, read_manifest
 
 FUZZ = settings(max_examples=150, deadline=None, database=None)
 
