@@ -6,40 +6,42 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from dataclasses import replace
+import typing
+from collections.abc import Collection
+from dataclasses import Field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asr.constants import TUNE_LM_WEIGHTS, TUNE_WORD_SCORES
+from asr.decoding import DecoderMethod, DecoderOptions
 
 if TYPE_CHECKING:
-    from asr.decoding import DecoderOptions
     from asr.transcribe import Recognizer
 
 
-def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
+def _flag(option: Field[Any]) -> str:
+    return str(option.metadata["flag"] or "--" + option.name.replace("_", "-"))
+
+
+def add_decoder_arguments(parser: argparse.ArgumentParser, names: Collection[str] | None = None) -> None:
+    """A flag for each DecoderOptions field (or those named), from the field's type and metadata.
+    A flag not given leaves its attribute out of the parsed namespace: the model directory's
+    stored value applies."""
     group = parser.add_argument_group("decoding")
-    group.add_argument(
-        "--decoder",
-        choices=["greedy", "beam"],
-        default=None,
-        help="greedy (best symbol per frame) or beam (prefix beam search; uses the model directory's LM and tuned weights when it has them); "
-        "default: the model directory's choice (beam + LM for the bundled model), else greedy",
-    )
-    group.add_argument("--beam-size", type=int, default=None, help="hypotheses kept per frame (beam)")
-    group.add_argument("--beam-threshold", type=float, default=None, help="prune hypotheses this far below the best (beam)")
-    group.add_argument("--token-beam", type=int, default=None, help="likeliest symbols tried per frame (beam; default 5)")
-    group.add_argument("--lm", default=None, help="word n-gram LM (ARPA or KenLM binary) for beam search; 'none' turns off the model's own")
-    group.add_argument("--lm-weight", type=float, default=None, help="LM weight alpha (beam)")
-    group.add_argument("--word-score", type=float, default=None, help="word insertion bonus beta (beam)")
-    group.add_argument("--lexicon", default=None, help="word list (one per line) added to the words beam search may produce")
-    group.add_argument("--hotwords", default=None, help="words or phrases to favour, 'Thornton:5,Avonlea' (default boost 5), or a file with one per line")
-    group.add_argument("--nbest", type=int, default=None, help="alternatives to keep (beam; written to the json output)")
+    hints = typing.get_type_hints(DecoderOptions)
+    for option in fields(DecoderOptions):
+        if names is not None and option.name not in names:
+            continue
+        hint = hints[option.name]
+        choices = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else None
+        scalar = next((t for t in (int, float) if hint is t), str)
+        parse = option.metadata["parse"] or scalar
+        group.add_argument(_flag(option), dest=option.name, type=parse, choices=choices, default=argparse.SUPPRESS, help=option.metadata["help"])
 
 
-def lm_argument(value: str) -> str | None:
-    """--lm FILE, or --lm none for no LM at all (not even the model directory's)."""
-    return None if value.lower() == "none" else str(Path(value))
+def given_decoder_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The DecoderOptions fields whose flags were given, with their values."""
+    return {option.name: getattr(args, option.name) for option in fields(DecoderOptions) if hasattr(args, option.name)}
 
 
 def check_decoder_files(options: DecoderOptions) -> None:
@@ -53,26 +55,11 @@ def check_decoder_files(options: DecoderOptions) -> None:
 
 def decoder_options(args: argparse.Namespace, recognizer: Recognizer) -> DecoderOptions:
     """The decoder the flags ask for, on top of the model directory's stored defaults."""
-    from asr.decoding import DecoderOptions, parse_hotwords
-
-    beam_flags = {
-        "beam_size": args.beam_size,
-        "beam_threshold": args.beam_threshold,
-        "token_beam": args.token_beam,
-        "lm_weight": args.lm_weight,
-        "word_score": args.word_score,
-        "lexicon": args.lexicon,
-        "nbest": args.nbest,
-    }
-    given: dict[str, Any] = {name: value for name, value in beam_flags.items() if value is not None}
-    if args.lm is not None:
-        given["lm"] = lm_argument(args.lm)
-    if args.hotwords is not None:
-        given["hotwords"] = parse_hotwords(args.hotwords)
-    method = args.decoder or recognizer.default_decoder().method
+    given = given_decoder_options(args)
+    method = given.pop("method", None) or recognizer.default_decoder().method
     if method == "greedy":
         if given:
-            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            flags = ", ".join(_flag(option) for option in fields(DecoderOptions) if option.name in given)
             raise ValueError(f"{flags} only apply to --decoder beam")
         return DecoderOptions()
     return replace(recognizer.decoder_defaults("beam"), **given)
@@ -102,7 +89,6 @@ def cmd_lm_build(args: argparse.Namespace) -> int:
 
 
 def cmd_lm_tune(args: argparse.Namespace) -> int:
-    from asr.decoding import DecoderOptions
     from asr.decoding_pool import ParallelDecoder
     from asr.errors import AsrError
     from asr.lm_tune import (
@@ -123,11 +109,7 @@ def cmd_lm_tune(args: argparse.Namespace) -> int:
         target = tuning_target(args)  # checked before any work: a long run must not end in a refusal
         recognizer = load_model(args.model)
         model_name = str(recognizer.path)
-        base = recognizer.decoder_defaults("beam")
-        if args.lm is not None:
-            base = replace(base, lm=lm_argument(args.lm))
-        if args.lexicon is not None:
-            base = replace(base, lexicon=args.lexicon)
+        base = replace(recognizer.decoder_defaults("beam"), **given_decoder_options(args))
         check_decoder_files(base)
         if args.cache and Path(args.cache).is_file():
             items, cached_model = load_cache(args.cache)
@@ -156,7 +138,7 @@ def cmd_lm_tune(args: argparse.Namespace) -> int:
         if args.output:
             shutil.copytree(recognizer.path or args.model, target)
         # The better decoder on these dev sets becomes the model's default.
-        default_method = "beam" if best.wer < greedy[0] else "greedy"
+        default_method: DecoderMethod = "beam" if best.wer < greedy[0] else "greedy"
         path = store_decoder_defaults(target, o, default_method)
     except OSError as exc:
         print(f"error: cannot write the tuned model into {target}: {exc}", file=sys.stderr)
@@ -226,8 +208,7 @@ def add_lm_parser(sub: Any) -> None:
     tune.add_argument("manifests", nargs="+", metavar="MANIFEST", help="dev-set JSONL manifests (audio_filepath, text; duration is optional)")
     tune.add_argument("--model", "-m", default=None, help="model directory to tune and write into (default: the bundled model, with --output or --dry-run)")
     tune.add_argument("--output", "-o", default=None, help="write the tuned model (a copy of --model with the LM and settings) to this new folder instead")
-    tune.add_argument("--lm", default=None, help="the LM to tune with (default: the model directory's own; none: beam search without an LM)")
-    tune.add_argument("--lexicon", default=None, help="extra word list for lexicon search")
+    add_decoder_arguments(tune, ("lm", "lexicon"))  # the LM to tune with (default: the model directory's own)
     tune.add_argument("--lm-weights", type=float, nargs="+", default=list(TUNE_LM_WEIGHTS), help="alpha values to try")
     tune.add_argument("--word-scores", type=float, nargs="+", default=list(TUNE_WORD_SCORES), help="beta values to try")
     tune.add_argument("--beam-sizes", type=int, nargs="+", default=[32], help="beam sizes to try (default 32)")

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import shutil
+import typing
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 
-from asr.constants import BEAM_SIZE, BEAM_THRESHOLD, DECODER_CACHE_SIZE, LM_WEIGHT, TOKEN_BEAM, WORD_SCORE
 from asr.errors import ConfigError
+from asr.lm import copy_lm_into
 from asr.results import Alternative, Word
 from asr.tokenizer import CharTokenizer
 
 if TYPE_CHECKING:
     from asr.beam import BeamSearch
+
+ModelFile = Callable[[Path, Path], str]  # (model directory, file) -> the file's name in the directory, once copied there
 
 
 @dataclass(frozen=True)
@@ -26,31 +31,6 @@ class Hotword:
 
     text: str
     boost: float = 5.0
-
-
-@dataclass(frozen=True)
-class DecoderOptions:
-    """How log-probabilities become text. `greedy` takes the best symbol per frame; `beam` runs
-    a prefix beam search, with a word n-gram LM when `lm` names one (ARPA or KenLM binary)."""
-
-    method: Literal["greedy", "beam"] = "greedy"
-    beam_size: int = BEAM_SIZE  # hypotheses kept per frame
-    beam_threshold: float = BEAM_THRESHOLD  # drop hypotheses this far (log) below the best
-    token_beam: int = TOKEN_BEAM  # symbols tried per frame: the likeliest ones (speed against recall)
-    lm: str | None = None  # path to an ARPA or KenLM binary LM; None: no LM
-    lm_weight: float = LM_WEIGHT  # alpha: weight of the LM log-probability
-    word_score: float = WORD_SCORE  # beta: bonus per word, against the LM's preference for short output
-    lexicon: str | None = None  # word list (one per line) that restricts output; default with an LM: the LM's vocabulary
-    hotwords: tuple[Hotword, ...] = ()
-    nbest: int = 1  # alternatives to keep (beam only)
-
-    def __post_init__(self) -> None:
-        if self.method not in ("greedy", "beam"):
-            raise ConfigError(f"unknown decoder {self.method!r} (use greedy or beam)")
-        if self.beam_size < 1 or self.token_beam < 1 or self.nbest < 1 or self.nbest > self.beam_size:
-            raise ConfigError("beam_size, token_beam and nbest must be at least 1, and nbest at most beam_size")
-        if self.beam_threshold <= 0:
-            raise ConfigError("beam_threshold must be positive")
 
 
 def parse_hotwords(spec: str) -> tuple[Hotword, ...]:
@@ -71,6 +51,88 @@ def parse_hotwords(spec: str) -> tuple[Hotword, ...]:
         except ValueError:
             raise ConfigError(f"hotword {item.strip()!r}: the boost after ':' must be a number") from None
     return tuple(hotwords)
+
+
+DecoderMethod = Literal["greedy", "beam"]
+DECODER_METHODS: tuple[DecoderMethod, ...] = typing.get_args(DecoderMethod)
+DECODER_CACHE_SIZE = 8  # beam decoders kept per Decoding (one per distinct options, least recently used out)
+
+
+def option(help: str, flag: str | None = None, parse: Callable[[str], Any] | None = None, model_file: ModelFile | None = None) -> dict[str, Any]:
+    """A DecoderOptions field's metadata, from which the command line, the model directory and
+    `asr lm tune` take it: its help text; its flag when not --field-name, and `parse` when the
+    flag's text is not simply the field's type; `model_file` for a file that a model directory
+    keeps a copy of (it copies the file in and returns its name there)."""
+    return {"help": help, "flag": flag, "parse": parse, "model_file": model_file}
+
+
+def parse_lm(value: str) -> str | None:
+    """--lm FILE, or --lm none for no LM at all (not even the model directory's)."""
+    return None if value.lower() == "none" else str(Path(value))
+
+
+def copy_lexicon_into(directory: Path, source: Path) -> str:
+    """Copy a word list into a model directory as lexicon.txt; its name there."""
+    target = directory / "lexicon.txt"
+    if source.resolve() != target.resolve():
+        shutil.copyfile(source, target)
+    return target.name
+
+
+@dataclass(frozen=True)
+class DecoderOptions:
+    """How log-probabilities become text. `greedy` takes the best symbol per frame; `beam` runs
+    a prefix beam search, with a word n-gram LM when `lm` names one (ARPA or KenLM binary).
+
+    The one declaration of the decoder's options: the CLI's flags, a model directory's stored
+    decoder (config.json "decoder", where `method` is the model's default decoder) and what
+    `asr lm tune` stores all come from these fields and their metadata (see `option`)."""
+
+    method: DecoderMethod = field(
+        default="greedy",
+        metadata=option(
+            "greedy (best symbol per frame) or beam (prefix beam search; uses the model directory's LM and tuned weights when it has them); "
+            "default: the model directory's choice (beam + LM for the bundled model), else greedy",
+            flag="--decoder",
+        ),
+    )
+    beam_size: int = field(default=32, metadata=option("hypotheses kept per frame (beam)"))
+    beam_threshold: float = field(default=25.0, metadata=option("prune hypotheses this far (log) below the best (beam)"))
+    # Of ~29 characters, only the likeliest few per frame are worth extending (benchmarks/decoder.py).
+    token_beam: int = field(default=5, metadata=option("likeliest symbols tried per frame (beam; default 5): speed against recall"))
+    lm: str | None = field(
+        default=None,
+        metadata=option("word n-gram LM (ARPA or KenLM binary) for beam search; 'none' turns off the model's own", parse=parse_lm, model_file=copy_lm_into),
+    )
+    lm_weight: float = field(default=0.5, metadata=option("LM weight alpha: weight of the LM log-probability (beam)"))
+    word_score: float = field(default=0.0, metadata=option("word insertion bonus beta, against the LM's preference for short output (beam)"))
+    lexicon: str | None = field(
+        default=None,
+        metadata=option("word list (one per line) added to the words beam search may produce", model_file=copy_lexicon_into),
+    )
+    hotwords: tuple[Hotword, ...] = field(
+        default=(),
+        metadata=option("words or phrases to favour, 'Thornton:5,Avonlea' (default boost 5), or a file with one per line", parse=parse_hotwords),
+    )
+    nbest: int = field(default=1, metadata=option("alternatives to keep (beam; written to the json output)"))
+
+    def __post_init__(self) -> None:
+        if self.method not in DECODER_METHODS:
+            raise ConfigError(f"unknown decoder {self.method!r} (use {' or '.join(DECODER_METHODS)})")
+        if self.beam_size < 1 or self.token_beam < 1 or self.nbest < 1 or self.nbest > self.beam_size:
+            raise ConfigError("beam_size, token_beam and nbest must be at least 1, and nbest at most beam_size")
+        if self.beam_threshold <= 0:
+            raise ConfigError("beam_threshold must be positive")
+
+
+def named_files(options: DecoderOptions) -> list[tuple[ModelFile, str, str]]:
+    """(how a model directory copies it in, field name, file) for each file the options name."""
+    found = []
+    for option_field in fields(options):
+        value, copy_into = getattr(options, option_field.name), option_field.metadata["model_file"]
+        if copy_into is not None and isinstance(value, str):
+            found.append((copy_into, option_field.name, value))
+    return found
 
 
 def greedy_token_runs(log_probs: torch.Tensor, blank_id: int = 0) -> list[tuple[int, int, int, float]]:

@@ -39,6 +39,16 @@ def is_arpa(path: Path) -> bool:
         return handle.read(4096).lstrip().startswith(ARPA_HEADER.encode())
 
 
+def copy_lm_into(directory: Path, source: Path) -> str:
+    """Copy an LM (and a binary LM's word list beside it) into a model directory as lm.arpa or
+    lm.bin; the name it has there."""
+    name = "lm.arpa" if is_arpa(source) else "lm.bin"
+    for source_file, target in ((source, directory / name), (vocabulary_path(source), vocabulary_path(directory / name))):
+        if source_file.is_file() and source_file.resolve() != target.resolve():
+            shutil.copyfile(source_file, target)
+    return name
+
+
 def read_lm_vocabulary(lm_path: str | Path) -> list[str]:
     """The words an LM knows (without <s>, </s>, <unk>): from the ARPA unigram section, or for
     a binary LM from the .vocab file written beside it (one word per line)."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import json
 import random
-import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -20,13 +19,12 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 from tqdm import tqdm
 
-from asr.constants import CONFIG_FILENAME
-from asr.decoding import DecoderOptions
+from asr.decoding import DecoderMethod, DecoderOptions, named_files
 from asr.decoding_pool import ParallelDecoder
 from asr.errors import ConfigError
 from asr.fileio import atomic_write_bytes
-from asr.lm import is_arpa, vocabulary_path
 from asr.manifests import ManifestEntry
+from asr.model_dir import write_decoder
 from asr.model_runs import run_model
 from asr.scoring import NormalizerName, corpus_score, get_normalizer, score_utterance
 from asr.transcribe import Recognizer
@@ -119,35 +117,11 @@ def format_trials(trials: Sequence[Trial], greedy: tuple[float, float] | None = 
     return "\n".join(lines) + "\n"
 
 
-def store_decoder_defaults(model_dir: str | Path, options: DecoderOptions, default_method: str = "greedy") -> Path:
-    """Copy the LM (and its word list) into the model directory and record the decoder settings
-    in config.json, so that `--decoder beam` uses them without further flags; `default_method`
-    is the decoder the model uses when none is asked for (the CLI, the API and the demo)."""
+def store_decoder_defaults(model_dir: str | Path, options: DecoderOptions, default_method: DecoderMethod = "greedy") -> Path:
+    """Copy the files that options name (the LM and its word list, a lexicon) into the model
+    directory and store the options in its config.json, so that `--decoder beam` uses them
+    without further flags; `default_method` is the decoder the model uses when none is asked
+    for (the CLI, the API and the demo)."""
     model_dir = Path(model_dir)
-    config_path = model_dir / CONFIG_FILENAME
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    section: dict[str, Any] = {
-        "method": default_method,
-        "beam_size": options.beam_size,
-        "beam_threshold": options.beam_threshold,
-        "token_beam": options.token_beam,
-        "lm_weight": options.lm_weight,
-        "word_score": options.word_score,
-    }
-    if options.lm is not None:
-        source = Path(options.lm)
-        name = "lm.arpa" if is_arpa(source) else "lm.bin"
-        target = model_dir / name
-        if source.resolve() != target.resolve():
-            shutil.copyfile(source, target)
-        if vocabulary_path(source).is_file() and vocabulary_path(source).resolve() != vocabulary_path(target).resolve():
-            shutil.copyfile(vocabulary_path(source), vocabulary_path(target))
-        section["lm"] = name
-    if options.lexicon is not None:
-        target = model_dir / "lexicon.txt"
-        if Path(options.lexicon).resolve() != target.resolve():
-            shutil.copyfile(options.lexicon, target)
-        section["lexicon"] = "lexicon.txt"
-    config["decoder"] = section
-    atomic_write_bytes(config_path, (json.dumps(config, indent=2) + "\n").encode("utf-8"))
-    return config_path
+    files: dict[str, Any] = {name: copy_into(model_dir, Path(file)) for copy_into, name, file in named_files(options)}
+    return write_decoder(model_dir, replace(options, method=default_method, **files))

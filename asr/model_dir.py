@@ -14,6 +14,7 @@ from safetensors.torch import save
 
 from asr.config import from_dict, to_dict
 from asr.constants import CONFIG_FILENAME, DEFAULT_ALPHABET, WEIGHTS_FILENAME
+from asr.decoding import DecoderOptions, named_files
 from asr.errors import ConfigError, ModelError
 from asr.features import FeatureConfig
 from asr.fileio import atomic_write_bytes
@@ -49,7 +50,9 @@ class ModelDirConfig:
     alphabet: str = DEFAULT_ALPHABET  # output characters after the blank, in id order
     normalization: Normalization = field(default_factory=Normalization)  # filled in by save_model_dir
     provenance: dict[str, Any] = field(default_factory=dict)  # how and on what it was trained
-    decoder: dict[str, Any] = field(default_factory=dict)  # beam-search defaults: lm (file in the directory), lm_weight, word_score, ...
+    # The model's default decoder (`method`) and beam-search settings; lm and lexicon name files in
+    # the directory (asr lm tune writes them; see stored_decoder for them as paths).
+    decoder: DecoderOptions = field(default_factory=DecoderOptions)
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -108,9 +111,29 @@ def save_model_dir(path: str | Path, model: CTCModel, config: ModelDirConfig, ha
         state = {name: t.half() if t.is_floating_point() else t for name, t in state.items()}
     # Weights first, then the config: a config never describes weights that are not there yet.
     atomic_write_bytes(path / WEIGHTS_FILENAME, save(state, metadata={"format": "pt"}))
-    text = json.dumps(to_dict(config), indent=2) + "\n"
-    atomic_write_bytes(path / CONFIG_FILENAME, text.encode("utf-8"))
+    _write_config(path, config)
     return path
+
+
+def _write_config(path: Path, config: ModelDirConfig) -> Path:
+    target = path / CONFIG_FILENAME
+    atomic_write_bytes(target, (json.dumps(to_dict(config), indent=2) + "\n").encode("utf-8"))
+    return target
+
+
+def write_decoder(path: str | Path, decoder: DecoderOptions) -> Path:
+    """Replace the decoder section of a model directory's config.json (its files, lm and lexicon,
+    must already be in the directory, named relative to it); the path of config.json."""
+    path = Path(path)
+    return _write_config(path, replace(read_model_config(path), decoder=decoder))
+
+
+def stored_decoder(config: ModelDirConfig, path: Path | None) -> DecoderOptions:
+    """The model's stored decoder, with the files it names (relative to the directory) as paths."""
+    if path is None:
+        return config.decoder
+    files: dict[str, Any] = {name: str(path / file) for _, name, file in named_files(config.decoder)}
+    return replace(config.decoder, **files)
 
 
 def read_model_config(path: str | Path) -> ModelDirConfig:

@@ -17,15 +17,14 @@ import numpy.typing as npt
 import torch
 
 from asr.audio import FloatArray, iter_audio_blocks, prepare_array
-from asr.config import from_dict
 from asr.constants import CONTEXT_SECONDS, CUT_SEARCH_SECONDS, SILENCE_PEAK, WINDOW_SECONDS
-from asr.decoding import DecoderOptions, Decoding, GreedyStream
+from asr.decoding import DecoderMethod, DecoderOptions, Decoding, GreedyStream
 from asr.device import resolve_device
-from asr.errors import AudioError, ModelError
+from asr.errors import AudioError
 from asr.features import LogMel
 from asr.inference import InferenceModel, Quantization
 from asr.model import CTCModel, output_frame_samples, output_frames
-from asr.model_dir import LoadedModel, load_model_dir
+from asr.model_dir import LoadedModel, load_model_dir, stored_decoder
 from asr.results import Segment, SegmentBuilder, Transcript, Word, make_transcript
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
@@ -206,27 +205,18 @@ class Recognizer:
         """Whether the model directory carries its own language model (see `asr lm build`)."""
         return self.decoder_defaults("beam").lm is not None
 
-    def decoder_defaults(self, method: str = "beam") -> DecoderOptions:
+    def decoder_defaults(self, method: DecoderMethod = "beam") -> DecoderOptions:
         """Decoder options for `method` with the model directory's stored defaults (its LM and
         tuned weights, from config.json's "decoder" section) filled in."""
-        stored = dict(self.config.decoder)
-        if self.path is not None and isinstance(stored.get("lm"), str):
-            stored["lm"] = str(self.path / stored["lm"])  # stored relative to the model directory
-        if self.path is not None and isinstance(stored.get("lexicon"), str):
-            stored["lexicon"] = str(self.path / stored["lexicon"])
-        stored["method"] = method
-        try:
-            return from_dict(DecoderOptions, stored)
-        except Exception as exc:
-            raise ModelError(self.path or "model", f'invalid "decoder" section in config.json ({exc})') from exc
+        return replace(stored_decoder(self.config, self.path), method=method)
 
     def default_decoder(self) -> DecoderOptions:
         """The decoder to use when none is asked for: the model directory's "method" (`asr lm tune`
         sets beam when beam search with the LM scored better on the dev sets), else greedy."""
-        method = self.config.decoder.get("method", "greedy")
-        return DecoderOptions() if method == "greedy" else self.decoder_defaults(str(method))
+        method = self.config.decoder.method
+        return DecoderOptions() if method == "greedy" else self.decoder_defaults(method)
 
-    def with_decoder(self, options: TranscribeOptions, method: str, **overrides: object) -> TranscribeOptions:
+    def with_decoder(self, options: TranscribeOptions, method: DecoderMethod, **overrides: object) -> TranscribeOptions:
         """`options` with the model's decoder defaults for `method`, then `overrides`, applied."""
         return replace(options, decoder=replace(self.decoder_defaults(method), **overrides))  # type: ignore[arg-type]
 

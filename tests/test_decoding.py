@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+import shutil
+import typing
+from dataclasses import Field, fields
+from pathlib import Path
+from typing import Any
+
 import pytest
 import torch
 
-from asr.decoding import GreedyStream, greedy_decode, greedy_text, greedy_token_runs
+from asr.cli import build_parser
+from asr.cli_decoding import decoder_options
+from asr.decoding import DecoderOptions, GreedyStream, Hotword, greedy_decode, greedy_text, greedy_token_runs
+from asr.lm_tune import store_decoder_defaults
 from asr.tokenizer import CharTokenizer
+from asr.transcribe import load_model
 
 TOKENIZER = CharTokenizer()
 
@@ -84,3 +94,42 @@ def test_greedy_stream_holds_back_only_a_word_in_progress() -> None:
     assert [w.text for w in stream.feed(path_log_probs("a_"))] == []
     late = stream.finish()
     assert [w.text for w in late] == ["a"] and late[0].start == pytest.approx((15 + 5000) * 0.04)
+
+
+def _sample_flag(option: Field[Any], hint: Any, tmp_path: Path) -> tuple[list[str], Any]:
+    """A command-line value other than the default for a DecoderOptions field, by its type, and
+    the value the options should get from it. A field of a new type fails here until added."""
+    flag = option.metadata["flag"] or "--" + option.name.replace("_", "-")
+    if typing.get_origin(hint) is typing.Literal:
+        value: Any = next(choice for choice in typing.get_args(hint) if choice != option.default)
+        return [flag, value], value
+    if hint is int or hint is float:
+        value = option.default + (1 if hint is int else 0.5)
+        return [flag, str(value)], value
+    if hint == str | None:  # a file: the model directory keeps a copy
+        path = tmp_path / f"{option.name}.txt"
+        path.write_text(f"cat {option.name}\n")
+        return [flag, str(path)], str(path)
+    if hint == tuple[Hotword, ...]:
+        return [flag, "cat:3,mat"], (Hotword("cat", 3.0), Hotword("mat"))
+    raise AssertionError(f"no sample value for {option.name}: {hint}")
+
+
+def test_every_decoder_option_round_trips_cli_options_model_directory(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Each DecoderOptions field, given on the command line, reaches the options; stored in a
+    model directory (as `asr lm tune` does), it comes back as the model's default decoder."""
+    hints = typing.get_type_hints(DecoderOptions)
+    samples = {option.name: _sample_flag(option, hints[option.name], tmp_path) for option in fields(DecoderOptions)}
+    argv = ["transcribe", "clip.wav", *(word for flags, _ in samples.values() for word in flags)]
+    directory = Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+    options = decoder_options(build_parser().parse_args(argv), load_model(directory))
+    assert {name: getattr(options, name) for name in samples} == {name: value for name, (_, value) in samples.items()}
+
+    store_decoder_defaults(directory, options, options.method)
+    stored = load_model(directory).default_decoder()
+    for option in fields(DecoderOptions):
+        value, expected = getattr(stored, option.name), getattr(options, option.name)
+        if option.metadata["model_file"]:  # now a copy inside the model directory
+            assert Path(value).parent == directory and Path(value).read_text() == Path(expected).read_text(), option.name
+        else:
+            assert value == expected, option.name

@@ -51,7 +51,7 @@ def decoder_options(recognizer: Recognizer, choice: str, hotwords: str = "") -> 
         raise DemoInputError(f"unknown decoder {choice!r}; choose from {', '.join(decoder_choices(recognizer))}")
     if choice == BEAM_LM and not recognizer.has_lm:
         raise DemoInputError("this model has no language model; choose greedy or beam")
-    options = recognizer.decoder_defaults(BEAM)
+    options = recognizer.decoder_defaults("beam")
     if choice == BEAM:
         options = replace(options, lm=None, lexicon=None)
     return replace(options, hotwords=parse_hotwords(hotwords)) if hotwords.strip() else options
