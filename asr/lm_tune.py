@@ -1,15 +1,17 @@
 """`asr lm tune`: pick beam-search weights on a dev set. The acoustic model runs once per
 utterance and its log-probabilities are cached; every trial then only decodes, in parallel
-over the cores, and is scored with the same normalizer as `asr evaluate`."""
+over the cores, and is scored with the same normalizer as `asr evaluate`. The best options
+and the LM are stored in the model directory (or a copy of it), never in the bundled model."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import random
+import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,13 +23,16 @@ from tqdm import tqdm
 
 from asr.decoding import DecoderMethod, DecoderOptions, named_files
 from asr.decoding_pool import ParallelDecoder
-from asr.errors import ConfigError
+from asr.errors import ConfigError, UsageError
 from asr.fileio import atomic_write_bytes
-from asr.manifests import ManifestEntry
+from asr.manifests import ManifestEntry, read_manifest
 from asr.model_dir import write_decoder
 from asr.model_runs import run_model
 from asr.scoring import NormalizerName, corpus_score, get_normalizer, score_utterance
-from asr.transcribe import Recognizer
+from asr.transcribe import DEFAULT_MODEL_DIR, Recognizer, load_model
+
+TUNE_LM_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # the default grid
+TUNE_WORD_SCORES = (-1.0, 0.0, 1.0, 2.0, 3.0)
 
 
 @dataclass(frozen=True)
@@ -125,3 +130,107 @@ def store_decoder_defaults(model_dir: str | Path, options: DecoderOptions, defau
     model_dir = Path(model_dir)
     files: dict[str, Any] = {name: copy_into(model_dir, Path(file)) for copy_into, name, file in named_files(options)}
     return write_decoder(model_dir, replace(options, method=default_method, **files))
+
+
+def is_package_file(path: Path) -> bool:
+    """Whether path lies inside the installed asr package (the bundled model is there)."""
+    return path.resolve().is_relative_to(Path(__file__).resolve().parent)
+
+
+def tuning_target(model: str | Path | None, output: str | Path | None = None, dry_run: bool = False) -> Path | None:
+    """The model directory tuning writes into (None for a dry run): `output`, a new copy of the
+    model, or the model directory itself; never the package's bundled model. Checked before any
+    work: a long run must not end in a refusal."""
+    if dry_run:
+        return None
+    if output:
+        output = Path(output)
+        if output.exists() and (not output.is_dir() or any(output.iterdir())):
+            raise UsageError(f"--output {output}: already exists; give a new folder for the tuned model")
+        return output
+    model = Path(model) if model else DEFAULT_MODEL_DIR
+    if is_package_file(model):
+        raise UsageError(
+            f"{model} is the bundled model, part of the installed package, and is never changed: "
+            "give --output NEW_DIR for a tuned copy, --model DIR for a model directory of your own, or --dry-run"
+        )
+    return model
+
+
+@dataclass(frozen=True)
+class TuneGrid:
+    """The values to try (every combination, or `trials` of them drawn with `seed`)."""
+
+    lm_weights: Sequence[float] = TUNE_LM_WEIGHTS
+    word_scores: Sequence[float] = TUNE_WORD_SCORES
+    beam_sizes: Sequence[int] = (32,)
+    trials: int = 0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """What a tuning run found."""
+
+    model: Path  # the model directory tuned
+    trials: list[Trial]
+    greedy: tuple[float, float]  # WER and CER of greedy decoding, for comparison
+    best: Trial
+
+    @property
+    def default_method(self) -> DecoderMethod:
+        """The better decoder on these dev sets, which becomes the model's default."""
+        return "beam" if self.best.wer < self.greedy[0] else "greedy"
+
+
+def _utterances(recognizer: Recognizer, manifests: Sequence[str | Path], cache: str | Path | None) -> list[CachedUtterance]:
+    """The dev sets' log-probs: from the cache file when it exists, else from the model (and
+    written to the cache file when one is named)."""
+    model_name = str(recognizer.path)
+    if cache and Path(cache).is_file():
+        items, cached_model = load_cache(cache)
+        if cached_model != model_name:
+            print(f"warning: {cache} was made with {cached_model}, not {model_name}", file=sys.stderr)
+    else:
+        items = cache_log_probs(recognizer, [entry for manifest in manifests for entry in read_manifest(manifest, require_duration=False)])
+        if cache:
+            save_cache(cache, items, model_name)
+    if not items:
+        raise ValueError("no utterance could be read")
+    return items
+
+
+def tune(
+    manifests: Sequence[str | Path],
+    model: str | Path | None = None,
+    changes: Mapping[str, Any] | None = None,
+    grid: TuneGrid | None = None,
+    normalizer: NormalizerName = "english",
+    cache: str | Path | None = None,
+    workers: int = 0,
+) -> Tuning:
+    """Decode the dev manifests with every option of the grid on top of the model's stored beam
+    search (with `changes`, e.g. another lm), and greedy for comparison."""
+    recognizer = load_model(model)
+    base = replace(recognizer.decoder_defaults("beam"), **(changes or {}))
+    for what, name in (("language model", base.lm), ("word list", base.lexicon)):
+        if name is not None and not Path(name).is_file():
+            raise ConfigError(f"{name}: {what} not found")  # before the model runs over the dev sets
+    items = _utterances(recognizer, manifests, cache)
+    grid = grid or TuneGrid()
+    options = search_grid(base, grid.lm_weights, grid.word_scores, grid.beam_sizes, grid.trials, grid.seed)
+    with ParallelDecoder(recognizer.tokenizer, recognizer.frame_seconds, workers) as decoder:
+        greedy = score_trial(items, [text for text, _ in decoder.decode(DecoderOptions(), [i.log_probs for i in items])], normalizer)
+        trials = run_trials(items, decoder, options, normalizer)
+    return Tuning(recognizer.path or DEFAULT_MODEL_DIR, trials, greedy, best_trial(trials))
+
+
+def save_tuning(tuning: Tuning, target: Path) -> Path:
+    """Write the tuned model into `target` (see tuning_target): a copy of the tuned model when
+    it is another folder, with the best options and the LM stored; the path of its config.json."""
+    try:
+        if target.resolve() != tuning.model.resolve():
+            shutil.copytree(tuning.model, target, dirs_exist_ok=True)
+        return store_decoder_defaults(target, tuning.best.options, tuning.default_method)
+    except OSError as exc:
+        raise OSError(f"cannot write the tuned model into {target}: {exc}") from exc

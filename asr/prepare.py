@@ -9,9 +9,10 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from asr.audio import audio_duration
 from asr.errors import AsrError
@@ -141,7 +142,18 @@ def _an4_part(root: Path, part: str) -> Iterator[Candidate | str]:
             yield Candidate(paths[utt_id], " ".join(words), {"speaker": paths[utt_id].parent.name, "part": part})
 
 
-LAYOUTS = {"librispeech": librispeech, "ljspeech": ljspeech, "folder": folder, "commonvoice": commonvoice, "an4": an4}
+class Layout(NamedTuple):
+    read: Callable[[Path], Iterator[Candidate | str]]
+    source: str  # what the corpus argument of `asr prepare LAYOUT SOURCE` names
+
+
+LAYOUTS: dict[str, Layout] = {
+    "librispeech": Layout(librispeech, "a subset folder"),
+    "ljspeech": Layout(ljspeech, "the folder with metadata.csv"),
+    "folder": Layout(folder, "any folder"),
+    "commonvoice": Layout(commonvoice, "a .tsv"),
+    "an4": Layout(an4, "the an4 folder with etc/ and wav/ (both parts, rows marked with speaker and part)"),
+}
 
 
 def write_manifest(candidates: Iterable[Candidate | str], output: Path) -> PrepareReport:

@@ -4,6 +4,7 @@ Pure functions over (reference, hypothesis) strings; asr/evaluate.py runs a mode
 
 from __future__ import annotations
 
+import typing
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import numpy as np
 from asr.tokenizer import normalize_text
 
 NormalizerName = Literal["english", "basic", "none"]
+NORMALIZERS: tuple[NormalizerName, ...] = typing.get_args(NormalizerName)
 BOOTSTRAP_SAMPLES = 1000
 
 

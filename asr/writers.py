@@ -306,10 +306,11 @@ class TsvWriter(LineWriter):
 
 
 WRITERS: dict[str, type[ResultWriter]] = {w.extension: w for w in (TxtWriter, JsonWriter, SrtWriter, VttWriter, TsvWriter)}
+OUTPUT_FORMATS = (*WRITERS, "all")
 
 
 def get_writers(output_format: str) -> list[ResultWriter]:
-    """'all' or one of txt, json, srt, vtt, tsv."""
+    """One of OUTPUT_FORMATS: a writer's extension (txt, json, srt, vtt, tsv), or 'all'."""
     if output_format == "all":
         return [cls() for cls in WRITERS.values()]
     if output_format not in WRITERS:

@@ -8,6 +8,7 @@ import argparse
 import json
 import re
 import shutil
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,12 @@ import torch
 import asr
 from asr.audio import load_audio
 from asr.cli import build_parser, main
+from asr.decoding import DECODER_METHODS, DecoderOptions
+from asr.export import EXPORT_FORMATS
+from asr.inference import QUANTIZATIONS
+from asr.prepare import LAYOUTS
+from asr.scoring import NORMALIZERS
+from asr.writers import OUTPUT_FORMATS
 from tests.conftest import SPEECH, SPEECH_MANIFEST, fixture_texts, write_config
 from tests.test_writers import parse_srt
 
@@ -43,6 +50,24 @@ def test_every_help_text_renders() -> None:
         assert "%%" not in text and "%(" not in text, name
     evaluate = dict(parsers)["asr evaluate"].format_help()
     assert "95% interval" in " ".join(evaluate.split())
+
+
+def test_choices_come_from_the_library_and_shared_arguments_are_declared_once() -> None:
+    parsers = dict(all_parsers(build_parser()))
+
+    def actions(command: str) -> dict[str, argparse.Action]:
+        return {action.dest: action for action in parsers[command]._actions}
+
+    assert list(actions("asr transcribe")["output_format"].choices or ()) == list(OUTPUT_FORMATS)
+    assert list(actions("asr evaluate")["method"].choices or ()) == list(DECODER_METHODS)
+    assert list(actions("asr lm tune")["normalizer"].choices or ()) == list(NORMALIZERS)
+    assert list(actions("asr prepare")["layout"].choices or ()) == list(LAYOUTS)
+    assert list(actions("asr export")["format"].choices or ()) == list(EXPORT_FORMATS)
+    assert set(QUANTIZATIONS) <= set(actions("asr transcribe")) and set(QUANTIZATIONS) <= set(actions("asr bench"))
+    assert {option.name for option in fields(DecoderOptions)} <= set(actions("asr transcribe"))
+    for flag in ("--model", "--device", "--verbose", "--lm-weight"):
+        declared = {id(a) for _, parser in parsers.items() for a in parser._actions if flag in a.option_strings}
+        assert len(declared) == 1, flag  # one parent parser's action, shared by every command that takes it
 
 
 def test_device_errors_are_one_line(tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from asr.cli import build_parser
-from asr.cli_decoding import decoder_options
+from asr.cli.decoder_flags import decoder_options
 from asr.decoding import DecoderOptions, GreedyStream, Hotword, greedy_decode, greedy_text, greedy_token_runs
 from asr.lm_tune import store_decoder_defaults
 from asr.tokenizer import CharTokenizer

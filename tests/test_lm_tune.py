@@ -13,8 +13,9 @@ import torch
 from asr.cli import main
 from asr.decoding import DecoderOptions
 from asr.decoding_pool import ParallelDecoder
+from asr.errors import UsageError
 from asr.lm import build_lm
-from asr.lm_tune import CachedUtterance, best_trial, cache_log_probs, load_cache, save_cache, search_grid
+from asr.lm_tune import CachedUtterance, TuneGrid, best_trial, cache_log_probs, load_cache, save_cache, save_tuning, search_grid, tune, tuning_target
 from asr.manifests import read_manifest
 from asr.transcribe import load_model
 from tests.conftest import SPEECH, SPEECH_MANIFEST, fixture_texts
@@ -167,3 +168,17 @@ def test_a_missing_lm_is_reported_before_any_work(model_copy: Path, tmp_path: Pa
     assert main(args) == 2
     assert capsys.readouterr().err == f"error: {tmp_path / 'no.arpa'}: language model not found\n"
     assert not cache.exists()  # the model never ran
+
+
+def test_the_api_tunes_and_saves_like_the_command(model_copy: Path, fixture_lm: Path, tmp_path: Path) -> None:
+    grid = TuneGrid(lm_weights=(1.0,), word_scores=(0.0,), beam_sizes=(8,))
+    tuning = tune([SPEECH_MANIFEST], model_copy, {"lm": str(fixture_lm)}, grid, workers=1)
+    assert [trial.options.beam_size for trial in tuning.trials] == [8] and tuning.best.options.lm == str(fixture_lm)
+    assert tuning.default_method == "greedy"  # beam + LM only ties greedy's 0% here
+    target = tuning_target(model_copy, tmp_path / "tuned")
+    assert target == tmp_path / "tuned"
+    config = save_tuning(tuning, target)
+    stored = load_model(target).decoder_defaults("beam")
+    assert config == target / "config.json" and (stored.lm, stored.beam_size) == (str(target / "lm.arpa"), 8)
+    with pytest.raises(UsageError, match="bundled model"):
+        tuning_target(None)
