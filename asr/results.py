@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from asr.constants import SEGMENT_MAX_SECONDS, SEGMENT_PAUSE_SECONDS
+# Subtitles: a new segment starts after a pause this long or when one grows too long.
+SEGMENT_PAUSE_SECONDS = 0.8
+SEGMENT_MAX_SECONDS = 10.0
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
-from asr.constants import BLANK, DEFAULT_ALPHABET
+from asr.constants import DEFAULT_ALPHABET
 from asr.numbers import spell_numbers
+
+BLANK = "<blank>"  # the CTC blank, id 0
 
 _REPLACEMENTS = {
     "\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "&": " and ", "@": " at ",

@@ -17,7 +17,7 @@ import numpy.typing as npt
 import torch
 
 from asr.audio import FloatArray, iter_audio_blocks, prepare_array
-from asr.constants import CONTEXT_SECONDS, CUT_SEARCH_SECONDS, SILENCE_PEAK, WINDOW_SECONDS
+from asr.constants import CONTEXT_SECONDS
 from asr.decoding import DecoderMethod, DecoderOptions, Decoding, GreedyStream
 from asr.device import resolve_device
 from asr.errors import AudioError
@@ -28,6 +28,12 @@ from asr.model_dir import LoadedModel, load_model_dir, stored_decoder
 from asr.results import Segment, SegmentBuilder, Transcript, Word, make_transcript
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
+# Long-form transcription: windows of at most WINDOW_SECONDS, cut at the quietest point of the
+# last CUT_SEARCH_SECONDS (with CONTEXT_SECONDS of audio on each side that the bidirectional
+# model sees but whose frames are not kept).
+WINDOW_SECONDS = 30.0
+CUT_SEARCH_SECONDS = 5.0
+SILENCE_PEAK = 1e-4  # a window whose samples all stay below this (-80 dBFS) is silence: no model run
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ import torch
 
 import asr
 from asr.audio import load_audio
-from asr.constants import WINDOW_SECONDS
 from asr.inference import Quantization
+from asr.transcribe import WINDOW_SECONDS
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "demo" / "examples"
 

@@ -28,7 +28,7 @@ def dominant_frequency(samples: np.ndarray, rate: int) -> float:
 def test_any_rate_and_sample_format_is_resampled_to_16k(tmp_path: Path, rate: int, subtype: str) -> None:
     path = tmp_path / f"tone_{rate}.wav"
     sf.write(path, tone(rate, 1.0), rate, subtype=subtype)
-    audio = load_audio(path)
+    audio = load_audio(path, 16000)
     assert audio.dtype == np.float32
     assert abs(audio.size - 16000) <= 2
     assert dominant_frequency(audio, 16000) == pytest.approx(440, abs=2)
@@ -39,7 +39,7 @@ def test_any_rate_and_sample_format_is_resampled_to_16k(tmp_path: Path, rate: in
 def test_compressed_formats(tmp_path: Path, fmt: str, ext: str) -> None:
     path = tmp_path / f"tone.{ext}"
     sf.write(path, tone(16000, 2.0), 16000, format=fmt)
-    audio = load_audio(path)
+    audio = load_audio(path, 16000)
     assert abs(audio.size - 32000) < 2000  # codecs may pad a frame
     assert dominant_frequency(audio, 16000) == pytest.approx(440, abs=2)
 
@@ -49,10 +49,10 @@ def test_stereo_is_averaged(tmp_path: Path) -> None:
     right = tone(16000, 1.0, 440)
     path = tmp_path / "stereo.wav"
     sf.write(path, np.stack([left, -right], axis=1), 16000)  # opposite phase cancels
-    assert np.abs(load_audio(path)).max() < 1e-3
+    assert np.abs(load_audio(path, 16000)).max() < 1e-3
     path8 = tmp_path / "eight.wav"
     sf.write(path8, tone(16000, 0.5, channels=8), 16000)
-    assert load_audio(path8).shape == (8000,)
+    assert load_audio(path8, 16000).shape == (8000,)
 
 
 def test_blocks_are_bounded_and_reassemble_the_file(tmp_path: Path) -> None:
@@ -71,19 +71,19 @@ def test_blocks_are_bounded_and_reassemble_the_file(tmp_path: Path) -> None:
 
 def test_prepare_array_accepts_int_and_float_arrays() -> None:
     pcm = (tone(8000, 1.0) * 32767).astype(np.int16)
-    audio = prepare_array(pcm, 8000)
+    audio = prepare_array(pcm, 8000, 16000)
     assert audio.size == 16000
     assert np.abs(audio).max() == pytest.approx(0.5, abs=0.02)
     assert to_mono(np.array([[0, 255], [128, 128]], dtype=np.uint8)).tolist() == pytest.approx([0.0, 0.0], abs=0.01)
     with pytest.raises(AudioError, match="NaN"):
-        prepare_array(np.array([0.0, np.nan]), 16000)
+        prepare_array(np.array([0.0, np.nan]), 16000, 16000)
     with pytest.raises(AudioError, match="no audio samples"):
-        prepare_array(np.zeros(0), 16000)
+        prepare_array(np.zeros(0), 16000, 16000)
 
 
 def _expect(path: Path, reason: str) -> None:
     with pytest.raises(AudioError, match=reason) as info:
-        load_audio(path)
+        load_audio(path, 16000)
     assert info.value.path == str(path)
     assert str(path) in str(info.value)
 
@@ -110,7 +110,7 @@ def test_truncated_flac_is_an_audio_error(tmp_path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 3])
     with pytest.raises(AudioError) as info:
-        load_audio(path)
+        load_audio(path, 16000)
     assert str(path) in str(info.value)
 
 
@@ -121,7 +121,7 @@ def test_frames_decoded_before_damage_come_out_before_the_error(tmp_path: Path) 
     path.write_bytes(path.read_bytes()[: int(path.stat().st_size * 0.6)])
     blocks = []
     with pytest.raises(AudioError, match="truncated audio data after"):
-        for block in iter_audio_blocks(path, block_seconds=20.0):
+        for block in iter_audio_blocks(path, 16000, block_seconds=20.0):
             blocks.append(block)
     got = np.concatenate(blocks)
     assert 16000 * 15 < got.size < 16000 * 20  # what the failing first read decoded before the damage
@@ -167,7 +167,7 @@ def test_fifo_is_refused_instead_of_blocking(tmp_path: Path) -> None:
 def test_truncated_files_are_reported_not_half_transcribed(tmp_path: Path, fmt: str, ext: str) -> None:
     path = tmp_path / f"cut.{ext}"
     sf.write(path, tone(16000, 6.0) + 0.01 * np.random.default_rng(0).standard_normal(96000), 16000, format=fmt)
-    assert load_audio(path).size == pytest.approx(96000, abs=2000)  # whole, it reads fine
+    assert load_audio(path, 16000).size == pytest.approx(96000, abs=2000)  # whole, it reads fine
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     _expect(path, "truncated")
@@ -177,7 +177,7 @@ def test_non_utf8_file_name(tmp_path: Path) -> None:
     raw = os.fsencode(tmp_path) + b"/caf\xe9.wav"
     sf.write(raw.decode("latin-1"), tone(16000), 16000)  # written under another name, then renamed
     os.rename(os.fsencode(tmp_path) + b"/caf\xc3\xa9.wav", raw)
-    assert load_audio(os.fsdecode(raw)).size == 16000
+    assert load_audio(os.fsdecode(raw), 16000).size == 16000
 
 
 def test_many_channels_at_high_rate_are_read_in_bounded_blocks(tmp_path: Path) -> None:

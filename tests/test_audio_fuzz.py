@@ -45,7 +45,7 @@ def _load(data: bytes) -> None:
         path = Path(folder) / "fuzz.wav"
         path.write_bytes(data)
         try:
-            samples = load_audio(path)
+            samples = load_audio(path, 16000)
         except AudioError as exc:
             assert exc.path == str(path)
             return
@@ -75,7 +75,7 @@ def test_random_wav_headers_load_or_raise_audio_error(header: bytes, body: bytes
 )
 def test_arrays_of_any_type_rate_and_value(samples: np.ndarray, rate: int) -> None:
     try:
-        audio = prepare_array(samples, max(rate, 100) if rate > 0 else rate)
+        audio = prepare_array(samples, max(rate, 100) if rate > 0 else rate, 16000)
     except AudioError:
         wide = samples.astype(np.float64)
         # Refused only for a reason: no rate, no samples, a shape that does not tell channels from

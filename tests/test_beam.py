@@ -173,7 +173,8 @@ def test_invalid_decoder_options_are_refused() -> None:
 
 def test_caches_stay_bounded_when_every_request_brings_new_hotwords(stored: tuple[torch.Tensor, str]) -> None:
     from asr import beam
-    from asr.constants import DECODER_CACHE_SIZE, LEXICON_CACHE_SIZE
+    from asr.beam import LEXICON_CACHE_SIZE
+    from asr.decoding import DECODER_CACHE_SIZE
 
     log_probs, _ = stored
     decoding = Decoding(CharTokenizer(), FRAME_SECONDS)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import asr
-from asr.constants import WINDOW_SECONDS
+from asr.transcribe import WINDOW_SECONDS
 from tests.conftest import SPEECH, fixture_texts
 from tests.test_writers import parse_srt, parse_vtt
 

@@ -132,7 +132,7 @@ def several_segments(path: Path, model_dir: Path) -> list[str]:
     """30 s of the fixture clips one after another: several segments (at most 10 s each), whose
     texts the API gives."""
     pause = np.zeros(16000, dtype=np.float32)
-    clips = [load_audio(SPEECH / name) for name in fixture_texts()] * 3
+    clips = [load_audio(SPEECH / name, 16000) for name in fixture_texts()] * 3
     sf.write(path, np.concatenate([piece for clip in clips for piece in (clip, pause)]), 16000)
     texts = [segment.text for segment in asr.load_model(model_dir).transcribe(path).segments]
     assert len(texts) >= 3

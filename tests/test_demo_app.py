@@ -15,9 +15,9 @@ import pytest
 
 import asr
 from asr.cli import build_parser
-from asr.constants import DEMO_CONCURRENCY, DEMO_MAX_SECONDS
+from asr.constants import DEMO_MAX_SECONDS
 from asr.demo.analysis import BEAM, BEAM_LM, GREEDY, decoder_choices
-from asr.demo.app import DemoApp, build_demo, example_files
+from asr.demo.app import DEMO_CONCURRENCY, DemoApp, build_demo, example_files
 from asr.lm import build_lm
 from tests.conftest import ROOT, SPEECH, fixture_texts
 from tests.test_demo_analysis import microphone_chunks

@@ -25,7 +25,7 @@ TOLERANCE = 1e-3  # max abs difference of log-probs (measured: about 3e-5)
 
 def speech_batch() -> tuple[np.ndarray, np.ndarray]:
     """The committed real and synthetic speech clips as one zero-padded batch of unequal lengths."""
-    clips = [load_audio(path) for path in REAL_SPEECH]
+    clips = [load_audio(path, 16000) for path in REAL_SPEECH]
     lengths = np.array([clip.size for clip in clips], dtype=np.int64)
     waveforms = np.zeros((len(clips), lengths.max()), dtype=np.float32)
     for row, clip in enumerate(clips):
@@ -97,7 +97,7 @@ def test_exported_file_transcribes_without_the_package(export_format: str, tmp_p
     path = tmp_path / f"model.{export_format}"
     assert main(["export", "--format", export_format, "-o", str(path)]) == 0
     clip = REAL_SPEECH[0]
-    np.save(tmp_path / "clip.npy", load_audio(clip))
+    np.save(tmp_path / "clip.npy", load_audio(clip, 16000))
     result = subprocess.run(
         [sys.executable, "-c", STANDALONE, str(path), export_format, str(tmp_path / "clip.npy")], capture_output=True, text=True, cwd=tmp_path
     )

@@ -20,7 +20,7 @@ def test_cached_features_equal_the_front_end_and_are_reused(tmp_path: Path, monk
     config = FeatureConfig()
     cache = FeatureCache(tmp_path / "cache", config)
     feats, samples = cache.features(audio)
-    waveform = torch.from_numpy(load_audio(audio))
+    waveform = torch.from_numpy(load_audio(audio, 16000))
     assert samples == waveform.numel()
     assert torch.equal(feats, LogMel(config)(waveform.unsqueeze(0))[0])
     assert len(list((tmp_path / "cache").rglob("*.npz"))) == 1

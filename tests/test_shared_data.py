@@ -19,7 +19,7 @@ pytestmark = requires_shared
 def test_8khz_spoken_digits_load_at_16khz() -> None:
     entry = read_manifest(SHARED_DATA / "fsdd" / "all.jsonl")[0]
     assert audio_duration(entry.audio_filepath) == entry.duration
-    audio = load_audio(entry.audio_filepath)
+    audio = load_audio(entry.audio_filepath, 16000)
     assert abs(audio.size - round(entry.duration * 16000)) <= 2
     assert 0.01 < float(np.abs(audio).max()) <= 1.0
 

@@ -30,7 +30,7 @@ def speech_sequence(repeats: int) -> tuple[np.ndarray, list[str]]:
     """The fixture clips one after another with short pauses, `repeats` times over."""
     texts = fixture_texts()
     gap = np.zeros(int(GAP_SECONDS * 16000), dtype=np.float32)
-    clips = [(load_audio(SPEECH / name), text) for name, text in texts.items()]
+    clips = [(load_audio(SPEECH / name, 16000), text) for name, text in texts.items()]
     pieces, words = [], []
     for _ in range(repeats):
         for audio, text in clips:
@@ -80,7 +80,7 @@ def test_an_empty_stream_has_no_windows() -> None:
 
 def test_api_transcribes_arrays_at_any_rate(tiny_model_dir: Path) -> None:
     recognizer = asr.load_model(tiny_model_dir)
-    audio = load_audio(SPEECH / "espeak_us_cat.flac")
+    audio = load_audio(SPEECH / "espeak_us_cat.flac", 16000)
     # Upsampled (an 8 kHz copy would lose the band above 4 kHz that this tiny model memorized).
     at_44k = soxr.resample(audio, 16000, 44100)
     stereo_int16 = (np.stack([at_44k, at_44k], axis=1) * 32767).astype(np.int16)
@@ -94,7 +94,7 @@ def test_api_transcribes_arrays_at_any_rate(tiny_model_dir: Path) -> None:
 def test_api_takes_channels_first_arrays_and_refuses_ambiguous_ones(tiny_model_dir: Path) -> None:
     """torchaudio.load gives (channels, frames): the shape tells which axis is which."""
     recognizer = asr.load_model(tiny_model_dir)
-    audio = load_audio(SPEECH / "espeak_us_cat.flac")
+    audio = load_audio(SPEECH / "espeak_us_cat.flac", 16000)
     for layout in (audio[None, :], np.stack([audio, audio]), np.stack([audio, audio], axis=1), torch.from_numpy(audio)[None, :]):
         result = recognizer.transcribe(layout, sample_rate=16000)  # type: ignore[arg-type]
         assert result.text == "the cat sat on the mat"

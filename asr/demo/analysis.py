@@ -15,7 +15,7 @@ import soxr
 import torch
 
 from asr.audio import FloatArray, audio_duration, load_audio, prepare_array, to_mono
-from asr.constants import CONTEXT_SECONDS, DEMO_MAX_SECONDS, DEMO_PARTIAL_WINDOW_SECONDS, DEMO_SILENCE_DBFS
+from asr.constants import CONTEXT_SECONDS, DEMO_MAX_SECONDS, DEMO_PARTIAL_WINDOW_SECONDS
 from asr.decoding import DecoderOptions, parse_hotwords
 from asr.errors import AsrError
 from asr.results import Transcript
@@ -24,6 +24,7 @@ from asr.transcribe import Recognizer, TranscribeOptions
 GREEDY = "greedy"
 BEAM = "beam"
 BEAM_LM = "beam + LM"
+DEMO_SILENCE_DBFS = -50.0  # a recording whose peak stays below this is called silent
 
 
 class DemoInputError(AsrError):

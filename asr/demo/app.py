@@ -13,7 +13,7 @@ from typing import Any
 import gradio as gr
 import numpy.typing as npt
 
-from asr.constants import CONTEXT_SECONDS, DEMO_CONCURRENCY, DEMO_MAX_SECONDS, DEMO_PARTIAL_WINDOW_SECONDS, DEMO_QUEUE_SIZE, DEMO_STREAM_EVERY_SECONDS
+from asr.constants import CONTEXT_SECONDS, DEMO_MAX_SECONDS, DEMO_PARTIAL_WINDOW_SECONDS
 from asr.demo.analysis import (
     GREEDY,
     Analysis,
@@ -37,6 +37,11 @@ log = logging.getLogger("asr.demo")
 # wheel has none, and the demo then simply shows no examples.
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "demo" / "examples"
 MODEL_QUEUE = "model"  # every event that runs the model shares one concurrency limit
+# Model calls run at once (more wait in a queue of at most DEMO_QUEUE_SIZE), and how often the
+# microphone stream is re-decoded.
+DEMO_CONCURRENCY = 2
+DEMO_QUEUE_SIZE = 64
+DEMO_STREAM_EVERY_SECONDS = 0.5
 
 # What the person sees: the status line, the shaded transcript, the plain text, the plot, the files.
 Outputs = tuple[str, str, str, Any, Any]
