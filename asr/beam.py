@@ -28,7 +28,7 @@ from flashlight.lib.text import decoder as fl
 from flashlight.lib.text.decoder.kenlm import KenLM
 from flashlight.lib.text.dictionary import Dictionary
 
-from asr.decoding import DecoderOptions
+from asr.decoding import DecoderOptions, timed_word
 from asr.errors import ConfigError
 from asr.lm import read_lm_vocabulary
 from asr.results import Alternative, Word
@@ -261,7 +261,7 @@ class BeamSearch:
 
     # -- decoding ------------------------------------------------------------------------------
 
-    def decode(self, log_probs: torch.Tensor, frame_seconds: float, offset: float = 0.0) -> tuple[list[Word], tuple[Alternative, ...]]:
+    def decode(self, log_probs: torch.Tensor, output_frame_seconds: float, offset: float = 0.0) -> tuple[list[Word], tuple[Alternative, ...]]:
         """Timed words of the best hypothesis, and the n-best list (texts with total scores)."""
         emissions = log_probs.detach().float().cpu().contiguous()
         frames, vocab = emissions.shape
@@ -276,7 +276,7 @@ class BeamSearch:
             return [], ()
         spelled = [self._words(result) for result in results]
         alternatives = tuple(Alternative(" ".join(text for text, _ in words), round(float(r.score), 4)) for words, r in zip(spelled, results, strict=True))
-        words = [self._timed(text, runs, emissions, frame_seconds, offset) for text, runs in spelled[0]]
+        words = [self._timed(text, runs, emissions, output_frame_seconds, offset) for text, runs in spelled[0]]
         return words, alternatives
 
     def _runs(self, tokens: list[int]) -> list[_Run]:
@@ -321,15 +321,10 @@ class BeamSearch:
         return words
 
     @staticmethod
-    def _timed(text: str, runs: list[_Run], emissions: torch.Tensor, frame_seconds: float, offset: float) -> Word:
+    def _timed(text: str, runs: list[_Run], emissions: torch.Tensor, output_frame_seconds: float, offset: float) -> Word:
         """A word from its first to just past its last character; the confidence is the mean
         probability of its characters at the frames where the path emits them."""
-        if not runs:  # an <unk> emitted with no letters of its own: keep it, with no duration
-            return Word(text, round(offset, 3), round(offset + frame_seconds, 3), 0.0)
+        if not runs:  # an <unk> emitted with no letters of its own: keep it, one frame long, confidence 0
+            return timed_word(text, 0, 0, [0.0], output_frame_seconds, offset)
         probs = [math.exp(float(emissions[run.frame, run.token])) for run in runs]
-        return Word(
-            text=text,
-            start=round(offset + runs[0].frame * frame_seconds, 3),
-            end=round(offset + (runs[-1].last + 1) * frame_seconds, 3),
-            confidence=round(sum(probs) / len(probs), 4),
-        )
+        return timed_word(text, runs[0].frame, runs[-1].last, probs, output_frame_seconds, offset)

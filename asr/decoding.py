@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import typing
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -154,7 +154,18 @@ def greedy_token_runs(log_probs: torch.Tensor, blank_id: int = 0) -> list[tuple[
     ]
 
 
-def greedy_decode(log_probs: torch.Tensor, tokenizer: CharTokenizer, frame_seconds: float, offset: float = 0.0) -> list[Word]:
+def timed_word(text: str, first_frame: int, last_frame: int, probs: Sequence[float], output_frame_seconds: float, offset: float) -> Word:
+    """A word from the start of its first frame to the end of its last, in seconds after `offset`;
+    its confidence is the mean probability of its characters."""
+    return Word(
+        text=text,
+        start=round(offset + first_frame * output_frame_seconds, 3),
+        end=round(offset + (last_frame + 1) * output_frame_seconds, 3),
+        confidence=round(sum(probs) / len(probs), 4),
+    )
+
+
+def greedy_decode(log_probs: torch.Tensor, tokenizer: CharTokenizer, output_frame_seconds: float, offset: float = 0.0) -> list[Word]:
     """Greedy CTC decoding of (frames, vocab) log-probs into timed words.
 
     A word spans from the first frame of its first character to the end of the last frame of
@@ -166,14 +177,7 @@ def greedy_decode(log_probs: torch.Tensor, tokenizer: CharTokenizer, frame_secon
 
     def flush() -> None:
         if chars:
-            words.append(
-                Word(
-                    text="".join(chars),
-                    start=round(offset + first * frame_seconds, 3),
-                    end=round(offset + (last + 1) * frame_seconds, 3),
-                    confidence=round(sum(probs) / len(probs), 4),
-                )
-            )
+            words.append(timed_word("".join(chars), first, last, probs, output_frame_seconds, offset))
             chars.clear()
             probs.clear()
 
@@ -197,9 +201,9 @@ class GreedyStream:
     but blanks follows the last space. The words are those of decoding all the frames at once;
     only the frames of a word still being spelled are held back."""
 
-    def __init__(self, tokenizer: CharTokenizer, frame_seconds: float) -> None:
+    def __init__(self, tokenizer: CharTokenizer, output_frame_seconds: float) -> None:
         self.tokenizer = tokenizer
-        self.frame_seconds = frame_seconds
+        self.output_frame_seconds = output_frame_seconds
         self._pieces: list[torch.Tensor] = []  # log-probs not decoded yet
         self._best: list[torch.Tensor] = []  # their best tokens
         self._offset = 0  # frames already decoded
@@ -233,7 +237,7 @@ class GreedyStream:
         return self._decode(pending) if pending is not None else []
 
     def _decode(self, log_probs: torch.Tensor) -> list[Word]:
-        words = greedy_decode(log_probs, self.tokenizer, self.frame_seconds, self._offset * self.frame_seconds)
+        words = greedy_decode(log_probs, self.tokenizer, self.output_frame_seconds, self._offset * self.output_frame_seconds)
         self._offset += log_probs.shape[0]
         return words
 
@@ -248,15 +252,15 @@ class Decoding:
     """Decodes log-probs with any DecoderOptions. Beam decoders (with their LMs loaded) are
     built once per distinct options and reused."""
 
-    def __init__(self, tokenizer: CharTokenizer, frame_seconds: float) -> None:
+    def __init__(self, tokenizer: CharTokenizer, output_frame_seconds: float) -> None:
         self.tokenizer = tokenizer
-        self.frame_seconds = frame_seconds
+        self.output_frame_seconds = output_frame_seconds
         self._beam_decoders: OrderedDict[DecoderOptions, BeamSearch] = OrderedDict()
 
     def decode(self, log_probs: torch.Tensor, options: DecoderOptions, offset: float = 0.0) -> tuple[list[Word], tuple[Alternative, ...]]:
         if options.method == "greedy":
-            return greedy_decode(log_probs, self.tokenizer, self.frame_seconds, offset), ()
-        return self._beam(options).decode(log_probs, self.frame_seconds, offset)
+            return greedy_decode(log_probs, self.tokenizer, self.output_frame_seconds, offset), ()
+        return self._beam(options).decode(log_probs, self.output_frame_seconds, offset)
 
     def prepare(self, options: DecoderOptions) -> None:
         """Build the decoder for `options` now (a beam search loads its LM, lexicon and

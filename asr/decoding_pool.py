@@ -20,9 +20,9 @@ from asr.tokenizer import CharTokenizer
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(alphabet: str, frame_seconds: float, threads: int) -> None:
+def _init_worker(alphabet: str, output_frame_seconds: float, threads: int) -> None:
     torch.set_num_threads(threads)
-    _WORKER["decoding"] = Decoding(CharTokenizer(alphabet), frame_seconds)
+    _WORKER["decoding"] = Decoding(CharTokenizer(alphabet), output_frame_seconds)
 
 
 def _decode_share(options: DecoderOptions, log_probs: list[torch.Tensor]) -> list[tuple[str, float]]:
@@ -39,14 +39,14 @@ class ParallelDecoder:
     """Decodes lists of (frames, vocab) log-probs into texts over `workers` processes (default:
     one per core). Each worker keeps its decoders and loaded LMs from one call to the next."""
 
-    def __init__(self, tokenizer: CharTokenizer, frame_seconds: float, workers: int = 0) -> None:
+    def __init__(self, tokenizer: CharTokenizer, output_frame_seconds: float, workers: int = 0) -> None:
         self.workers = workers or os.cpu_count() or 1
         self.pool: ProcessPoolExecutor | None = None
         if self.workers > 1:
             context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
-            self.pool = ProcessPoolExecutor(self.workers, context, _init_worker, (tokenizer.alphabet, frame_seconds, 1))
+            self.pool = ProcessPoolExecutor(self.workers, context, _init_worker, (tokenizer.alphabet, output_frame_seconds, 1))
         else:
-            _init_worker(tokenizer.alphabet, frame_seconds, torch.get_num_threads())
+            _init_worker(tokenizer.alphabet, output_frame_seconds, torch.get_num_threads())
 
     def decode(self, options: DecoderOptions, log_probs: Sequence[torch.Tensor]) -> list[tuple[str, float]]:
         """(text, decode seconds) per utterance, in order."""

@@ -90,7 +90,7 @@ def transcribe_manifest_beam(recognizer: Recognizer, entries: Sequence[ManifestE
     from asr.decoding_pool import ParallelDecoder
 
     runs = run_model(recognizer, entries)
-    with ParallelDecoder(recognizer.tokenizer, recognizer.frame_seconds) as pool:
+    with ParallelDecoder(recognizer.tokenizer, recognizer.output_frame_seconds) as pool:
         decoded = iter(pool.decode(decoder, [run.log_probs for run in runs if run.log_probs is not None]))
     hypotheses = []
     for run in runs:

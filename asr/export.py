@@ -98,7 +98,7 @@ def export_model(model_dir: str | Path, output: str | Path, export_format: Expor
             "blank_id": 0,
             "sample_rate": features.sample_rate,
             "min_samples": features.n_fft,
-            "frame_seconds": loaded.config.frame_seconds,
+            "frame_seconds": loaded.config.output_frame_seconds,  # the key exported files have always carried
         }
     )
     try:

@@ -219,7 +219,7 @@ def tune(
     items = _utterances(recognizer, manifests, cache)
     grid = grid or TuneGrid()
     options = search_grid(base, grid.lm_weights, grid.word_scores, grid.beam_sizes, grid.trials, grid.seed)
-    with ParallelDecoder(recognizer.tokenizer, recognizer.frame_seconds, workers) as decoder:
+    with ParallelDecoder(recognizer.tokenizer, recognizer.output_frame_seconds, workers) as decoder:
         greedy = score_trial(items, [text for text, _ in decoder.decode(DecoderOptions(), [i.log_probs for i in items])], normalizer)
         trials = run_trials(items, decoder, options, normalizer)
     return Tuning(recognizer.path or DEFAULT_MODEL_DIR, trials, greedy, best_trial(trials))

@@ -72,7 +72,7 @@ class ModelDirConfig:
             raise ValueError(f"model.n_mels {self.model.n_mels} != features.n_mels {self.features.n_mels}")
 
     @property
-    def frame_seconds(self) -> float:
+    def output_frame_seconds(self) -> float:
         """Seconds per output frame of the model."""
         return output_frame_seconds(self.features, self.model)
 

@@ -203,8 +203,8 @@ class Recognizer:
         features = self.config.features
         self.sample_rate = features.sample_rate
         self.frame_samples = output_frame_samples(features, self.config.model)
-        self.frame_seconds = self.config.frame_seconds
-        self.decoding = Decoding(self.tokenizer, self.frame_seconds)
+        self.output_frame_seconds = self.config.output_frame_seconds
+        self.decoding = Decoding(self.tokenizer, self.output_frame_seconds)
 
     @property
     def has_lm(self) -> bool:
@@ -289,7 +289,7 @@ class Recognizer:
                 frames += piece.shape[0]
                 yield piece, total / sr
             if progress is not None:
-                progress(frames * self.frame_seconds)
+                progress(frames * self.output_frame_seconds)
 
     def _run_batches(self, batches: Iterator[list[Window]], options: TranscribeOptions) -> Iterator[list[torch.Tensor]]:
         """Each batch's log-probs, in order. On the CPU, several batches run at once on threads of
@@ -370,7 +370,7 @@ class Recognizer:
         on_segment: Callable[[Segment], None] | None,
     ) -> Transcript:
         """Decode each window as it comes, so memory does not grow with the recording's length."""
-        stream, builder = GreedyStream(self.tokenizer, self.frame_seconds), SegmentBuilder()
+        stream, builder = GreedyStream(self.tokenizer, self.output_frame_seconds), SegmentBuilder()
         words: list[Word] = []
         duration = 0.0
 

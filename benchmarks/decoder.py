@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cache:
             save_cache(args.cache, items, str(recognizer.path))
     audio = sum(i.duration for i in items)
-    decoding = Decoding(recognizer.tokenizer, recognizer.frame_seconds)
+    decoding = Decoding(recognizer.tokenizer, recognizer.output_frame_seconds)
 
     def ours(options: DecoderOptions) -> Callable[[torch.Tensor], str]:
         return lambda log_probs: " ".join(w.text for w in decoding.decode(log_probs, options)[0])

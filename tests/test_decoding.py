@@ -36,7 +36,7 @@ def test_runs_collapse_repeats_and_drop_blanks() -> None:
 
 def test_words_have_times_and_confidences() -> None:
     log_probs = path_log_probs("__hi_  _the__re_")
-    words = greedy_decode(log_probs, TOKENIZER, frame_seconds=0.04, offset=1.0)
+    words = greedy_decode(log_probs, TOKENIZER, output_frame_seconds=0.04, offset=1.0)
     assert [w.text for w in words] == ["hi", "there"]
     assert (words[0].start, words[0].end) == (1.08, 1.16)
     assert (words[1].start, words[1].end) == (1.32, 1.6)

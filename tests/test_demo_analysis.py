@@ -174,7 +174,7 @@ def test_file_analysis_matches_transcribe(tiny: Recognizer) -> None:
     assert analysis.transcript.text == fixture_texts()["flite_slt_bread.flac"]
     frames, vocab = analysis.log_probs.shape
     assert vocab == tiny.tokenizer.vocab_size
-    assert frames * tiny.frame_seconds == pytest.approx(analysis.transcript.duration, abs=tiny.frame_seconds)
+    assert frames * tiny.output_frame_seconds == pytest.approx(analysis.transcript.duration, abs=tiny.output_frame_seconds)
     assert analysis.notice == ""
 
 
@@ -183,7 +183,7 @@ def test_audio_without_recognized_words_gets_a_notice(tiny: Recognizer, monkeypa
         frames = sum(b.size for b in blocks) // tiny.frame_samples
         log_probs = torch.full((frames, tiny.tokenizer.vocab_size), -30.0)
         log_probs[:, tiny.tokenizer.blank_id] = 0.0
-        return log_probs, frames * tiny.frame_seconds
+        return log_probs, frames * tiny.output_frame_seconds
 
     monkeypatch.setattr(tiny, "log_probs", all_blank)
     hum = (0.3 * np.sin(2 * np.pi * 100 * np.arange(24_000) / 16_000)).astype(np.float32)

@@ -92,9 +92,9 @@ def test_parallel_decoding_equals_serial(tiny_model_dir: Path) -> None:
     items: list[CachedUtterance] = cache_log_probs(recognizer, read_manifest(SPEECH_MANIFEST), progress=False)
     log_probs = [i.log_probs for i in items] * 3
     options = DecoderOptions(method="beam", beam_size=8)
-    with ParallelDecoder(recognizer.tokenizer, recognizer.frame_seconds, workers=2) as pool:
+    with ParallelDecoder(recognizer.tokenizer, recognizer.output_frame_seconds, workers=2) as pool:
         parallel = [text for text, _ in pool.decode(options, log_probs)]
-    with ParallelDecoder(recognizer.tokenizer, recognizer.frame_seconds, workers=1) as single:
+    with ParallelDecoder(recognizer.tokenizer, recognizer.output_frame_seconds, workers=1) as single:
         serial = [text for text, _ in single.decode(options, log_probs)]
     assert parallel == serial
     assert parallel[:4] == [i.reference for i in items]

@@ -95,7 +95,7 @@ class DemoApp:
     def _result(self, analysis: Analysis, stem: str, note: str = "") -> Outputs:
         transcript = analysis.transcript
         image = posteriorgram_image(
-            analysis.samples, self.recognizer.sample_rate, analysis.log_probs, self.recognizer.frame_seconds, self.recognizer.tokenizer, transcript
+            analysis.samples, self.recognizer.sample_rate, analysis.log_probs, self.recognizer.output_frame_seconds, self.recognizer.tokenizer, transcript
         )
         assert self.downloads is not None
         files = [str(path) for path in self.downloads.write(transcript, stem)]

@@ -70,14 +70,14 @@ def _envelope(samples: FloatArray, columns: int) -> tuple[npt.NDArray[np.float32
 
 
 def posteriorgram_image(
-    samples: FloatArray, sample_rate: int, log_probs: torch.Tensor, frame_seconds: float, tokenizer: CharTokenizer, transcript: Transcript
+    samples: FloatArray, sample_rate: int, log_probs: torch.Tensor, output_frame_seconds: float, tokenizer: CharTokenizer, transcript: Transcript
 ) -> npt.NDArray[np.uint8]:
     """An RGB image: the waveform with the recognized words above, and below it on the same
     time axis the per-frame probability of every symbol (blank included)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    duration = max(samples.size / sample_rate, log_probs.shape[0] * frame_seconds, 1e-3)
+    duration = max(samples.size / sample_rate, log_probs.shape[0] * output_frame_seconds, 1e-3)
     figure = Figure(figsize=(PLOT_WIDTH_PX / PLOT_DPI, PLOT_HEIGHT_PX / PLOT_DPI), dpi=PLOT_DPI)
     canvas = FigureCanvasAgg(figure)
     wave_axes, gram_axes = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1, 2.6]})
@@ -101,7 +101,7 @@ def posteriorgram_image(
         cmap="magma",
         vmin=0.0,
         vmax=1.0,
-        extent=(0.0, probs.shape[1] * frame_seconds, -0.5, len(labels) - 0.5),
+        extent=(0.0, probs.shape[1] * output_frame_seconds, -0.5, len(labels) - 0.5),
     )
     gram_axes.set_yticks(range(len(labels)), labels, fontsize=6)
     gram_axes.set_ylabel("symbol", fontsize=8)
