@@ -21,6 +21,7 @@ import soxr
 import torch
 
 from asr.audio import FloatArray, load_audio, prepare_array
+from asr.config import PATH
 from asr.errors import AudioError, ConfigError
 
 NoiseColor = Literal["white", "pink", "brown"]
@@ -51,11 +52,11 @@ class AugmentConfig:
     gain_db: float = 0.0  # random gain per utterance, uniform in [-gain_db, +gain_db] dB (0 turns it off)
     speed_factors: list[float] = field(default_factory=list)  # e.g. [0.9, 1.0, 1.1]: one drawn per utterance (empty: off)
     noise_prob: float = 0.0  # chance that an utterance gets additive noise (0 turns it off)
-    noise_dir: str | None = None  # folder of noise recordings (searched recursively); none: generated coloured noise
+    noise_dir: str | None = field(default=None, metadata=PATH)  # folder of noise recordings (searched recursively); none: generated coloured noise
     noise_colors: list[NoiseColor] = field(default_factory=lambda: ["white", "pink", "brown"])  # for generated noise
     snr_db: tuple[float, float] = (5.0, 30.0)  # signal-to-noise ratio range, uniform
     reverb_prob: float = 0.0  # chance that an utterance is reverberated (0 turns it off)
-    rir_dir: str | None = None  # folder of room impulse responses; none: simulated (exponentially decaying noise)
+    rir_dir: str | None = field(default=None, metadata=PATH)  # folder of room impulse responses; none: simulated (exponentially decaying noise)
     rt60: tuple[float, float] = (0.2, 0.8)  # reverberation time range of simulated rooms, seconds
     drr_db: tuple[float, float] = (0.0, 10.0)  # direct-to-reverberant energy ratio range of simulated rooms
 

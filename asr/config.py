@@ -95,6 +95,28 @@ def from_dict(cls: type[T], data: Any, key: str = "") -> T:
         raise ConfigError(f"{where}: {exc}") from exc
 
 
+PATH = {"path": True}  # field metadata: a path that a config file gives relative to its own folder
+
+
+def resolve_paths(cls: type[Any], data: dict[str, Any], base: Path) -> None:
+    """Make every path field (metadata PATH: a string or a list of them) of the mapping for
+    dataclass cls, and of its sections, absolute against base, in place. Values of the wrong
+    type are left for from_dict to report."""
+    hints = typing.get_type_hints(cls)
+    for option in dataclasses.fields(cls):
+        value = data.get(option.name)
+        if option.metadata.get("path") and option.name in data:
+            data[option.name] = _resolve(value, base)
+        elif isinstance(value, dict) and dataclasses.is_dataclass(hints[option.name]):
+            resolve_paths(hints[option.name], value, base)
+
+
+def _resolve(value: Any, base: Path) -> Any:
+    if isinstance(value, list):
+        return [_resolve(item, base) for item in value]
+    return str(value if Path(value).is_absolute() else base / value) if isinstance(value, str) else value
+
+
 def to_dict(obj: Any) -> dict[str, Any]:
     """A dataclass tree as plain JSON/YAML-ready data."""
     return dataclasses.asdict(obj)

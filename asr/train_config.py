@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from asr.augment import AugmentConfig, SpecAugmentConfig
-from asr.config import apply_overrides, from_dict, load_yaml
+from asr.config import PATH, apply_overrides, from_dict, load_yaml, resolve_paths
 from asr.constants import DEFAULT_ALPHABET
 from asr.features import FeatureConfig
 from asr.model import ModelConfig
@@ -15,8 +15,8 @@ from asr.model import ModelConfig
 
 @dataclass(frozen=True)
 class DataConfig:
-    train_manifests: list[str]  # JSONL manifests to train on (paths relative to the config file or absolute)
-    valid_manifests: list[str] = field(default_factory=list)  # scored with greedy WER/CER after each epoch
+    train_manifests: list[str] = field(metadata=PATH)  # JSONL manifests to train on (relative to the config file, or absolute)
+    valid_manifests: list[str] = field(default_factory=list, metadata=PATH)  # scored with greedy WER/CER after each epoch
     alphabet: str = DEFAULT_ALPHABET  # output characters; the CTC blank is added in front
     min_duration: float = 0.1  # seconds; shorter utterances are skipped
     max_duration: float = 20.0  # seconds; longer utterances are skipped
@@ -28,7 +28,7 @@ class DataConfig:
     # with a CPU training step and leaves the other core of a 2-core machine to the model
     # (benchmarks/train_throughput.py: 52 audio s/s with 1, 50 with 0, 46 with 2); GPUs want more.
     num_workers: int = 1
-    feature_cache_dir: str | None = None  # keep per-utterance log-mel features here (not with waveform augmentation)
+    feature_cache_dir: str | None = field(default=None, metadata=PATH)  # keep per-utterance log-mel features here (not with waveform augmentation)
     stats_utterances: int = 1000  # training utterances used for the normalization statistics
 
 
@@ -45,7 +45,7 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    output_dir: str  # holds checkpoint.pt, best/, last/, train_log.csv
+    output_dir: str = field(metadata=PATH)  # holds checkpoint.pt, best/, last/, train_log.csv
     data: DataConfig
     model: ModelConfig = field(default_factory=ModelConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
@@ -66,7 +66,7 @@ class TrainConfig:
     tensorboard: bool = True  # also log to output_dir/tensorboard (needs the tensorboard package)
     keep_epoch_models: int = 5  # keep the last N epochs' models in output_dir/epochs/ for averaging (0: none)
     early_stopping_epochs: int = 0  # stop after this many epochs without a better validation score (0: never)
-    init_from: str | None = None  # fine-tune: start from this model directory (a new alphabet re-initializes the output layer)
+    init_from: str | None = field(default=None, metadata=PATH)  # fine-tune: start from this model directory (a new alphabet re-initializes the output layer)
     max_steps: int = 0  # stop (with a checkpoint) after this many steps in all; 0 means no limit
     resume: bool = True  # continue from output_dir/checkpoint.pt when it exists
 
@@ -82,30 +82,12 @@ class TrainConfig:
 
 
 def load_train_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
-    """Read a YAML config, apply 'key.sub=value' overrides, and resolve manifest and output
-    paths relative to the config file's folder."""
+    """Read a YAML config, apply 'key.sub=value' overrides, and resolve its path fields (those
+    marked PATH: manifests, output and cache folders, ...) relative to the config file's folder."""
     path = Path(path)
     data = apply_overrides(load_yaml(path), overrides or [])
-    base = path.parent
-
-    def resolve(p: str) -> str:
-        return str(p if Path(p).is_absolute() else base / p)
-
+    resolve_paths(TrainConfig, data, path.parent)
     data_section = data.get("data")
-    if isinstance(data_section, dict):
-        for key in ("train_manifests", "valid_manifests"):
-            if isinstance(data_section.get(key), list):
-                data_section[key] = [resolve(p) if isinstance(p, str) else p for p in data_section[key]]
-    if isinstance(data_section, dict) and isinstance(data_section.get("feature_cache_dir"), str):
-        data_section["feature_cache_dir"] = resolve(data_section["feature_cache_dir"])
-    augment_section = data.get("augment")
-    if isinstance(augment_section, dict):
-        for key in ("noise_dir", "rir_dir"):
-            if isinstance(augment_section.get(key), str):
-                augment_section[key] = resolve(augment_section[key])
-    for key in ("output_dir", "init_from"):
-        if isinstance(data.get(key), str):
-            data[key] = resolve(data[key])
     model_section = data.setdefault("model", {})
     if isinstance(model_section, dict):
         # The output layer's size follows the alphabet unless given explicitly.

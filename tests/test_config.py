@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 
 import pytest
 
 from asr.config import apply_overrides, from_dict, load_yaml
 from asr.errors import ConfigError
-from asr.train_config import load_train_config
+from asr.train_config import TrainConfig, load_train_config
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,19 @@ def test_train_config_paths_are_relative_to_the_config_file(tmp_path: Path) -> N
     assert config.data.train_manifests == [str(tmp_path / "train.jsonl"), "/abs/x.jsonl"]
     assert config.model.vocab_size == 4  # follows the alphabet
     assert config.epochs == 2
+
+
+def test_every_path_field_of_the_train_config_is_resolved(tmp_path: Path) -> None:
+    """Every field marked PATH, in any section, is made absolute against the config's folder."""
+    sections = [("", TrainConfig), *((name, hint) for name, hint in typing.get_type_hints(TrainConfig).items() if is_dataclass(hint))]
+    marked = {(section, option.name) for section, cls in sections for option in fields(cls) if option.metadata.get("path")}
+    assert {("", "output_dir"), ("", "init_from"), ("data", "train_manifests"), ("data", "feature_cache_dir"), ("augment", "noise_dir")} <= marked
+    overrides = [f"{section + '.' if section else ''}{name}={'[x]' if name.endswith('manifests') else 'x'}" for section, name in marked]
+    (tmp_path / "c.yaml").write_text("output_dir: exp\ndata:\n  train_manifests: [train.jsonl]\n")
+    config = load_train_config(tmp_path / "c.yaml", overrides)
+    for section, name in marked:
+        value = getattr(getattr(config, section) if section else config, name)
+        assert value in (str(tmp_path / "x"), [str(tmp_path / "x")]), (section, name, value)
 
 
 def test_yaml_errors(tmp_path: Path) -> None:
