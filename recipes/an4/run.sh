@@ -18,19 +18,16 @@
 # number words stay words as transcribed (Whisper's normalizer would turn "FIVE TWO" into "52").
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-stage=1; stop_stage=7; an4=""; manifest="$here/../../../shared/data/an4/train.jsonl"; work="$here"; overrides=()
-while [ $# -gt 0 ]; do
+stop_stage=7; an4=""; manifest="$here/../../../shared/data/an4/train.jsonl"; work="$here"; overrides=()
+recipe_option() {
     case $1 in
-        --stage) stage=$2; shift 2 ;;
-        --stop-stage) stop_stage=$2; shift 2 ;;
-        --an4) an4=$(realpath "$2"); shift 2 ;;
-        --manifest) manifest=$(realpath "$2"); shift 2 ;;
-        --work) work=$(realpath -m "$2"); shift 2 ;;
-        *=*) overrides+=("$1"); shift ;;
-        *) echo "unknown option $1" >&2; exit 2 ;;
+        --an4) an4=$(realpath "$2"); shifted=2 ;;
+        --manifest) manifest=$(realpath "$2"); shifted=2 ;;
+        --work) work=$(realpath -m "$2"); shifted=2 ;;
+        *=*) overrides+=("$1"); shifted=1 ;;
     esac
-done
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+}
+source "$here/../stages.sh" "$@"
 mkdir -p "$work" && cd "$work"
 
 if run_stage 1; then

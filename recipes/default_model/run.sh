@@ -18,17 +18,14 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-stage=1; stop_stage=8; device=auto; data="$root/../shared/data"
-while [ $# -gt 0 ]; do
+stop_stage=8; device=auto; data="$root/../shared/data"
+recipe_option() {
     case $1 in
-        --stage) stage=$2; shift 2 ;;
-        --stop-stage) stop_stage=$2; shift 2 ;;
-        --device) device=$2; shift 2 ;;
-        --data) data=$2; shift 2 ;;
-        *) echo "unknown option $1" >&2; exit 2 ;;
+        --device) device=$2; shifted=2 ;;
+        --data) data=$2; shifted=2 ;;
     esac
-done
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+}
+source "$here/../stages.sh" "$@"
 cd "$here"
 dev_sets=(data/dev_lj.jsonl data/dev_libri.jsonl data/dev_so762.jsonl data/dev_an4.jsonl data/dev_cv.jsonl data/dev_fsdd.jsonl)
 lm_text="$data/../text/librispeech-train-clean-100.txt"

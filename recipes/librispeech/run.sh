@@ -7,18 +7,15 @@
 #   train-other-500, dev-clean, dev-other, test-clean, test-other)
 # 2 train with the config (resumes from its output_dir)   3 evaluate on dev and test sets
 set -euo pipefail
-stage=1; stop_stage=3; corpus=""; config=config_100h.yaml
-while [ $# -gt 0 ]; do
+stop_stage=3; corpus=""; config=config_100h.yaml
+recipe_option() {
     case $1 in
-        --stage) stage=$2; shift 2 ;;
-        --stop-stage) stop_stage=$2; shift 2 ;;
-        --corpus) corpus=$(realpath -m "$2"); shift 2 ;;
-        --config) config=$2; shift 2 ;;
-        *) echo "unknown option $1" >&2; exit 2 ;;
+        --corpus) corpus=$(realpath -m "$2"); shifted=2 ;;
+        --config) config=$2; shifted=2 ;;
     esac
-done
+}
+source "$(dirname "$0")/../stages.sh" "$@"
 cd "$(dirname "$0")"
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
 SUBSETS="train-clean-100 train-clean-360 train-other-500 dev-clean dev-other test-clean test-other"
 if run_stage 1; then

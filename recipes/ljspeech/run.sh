@@ -7,17 +7,14 @@
 # 1 manifests   2 train (resumes)   3 average the last 5 epochs
 # 4 evaluate the best epoch and the average on dev (LJ002)   5 score Whisper tiny.en and pocketsphinx (optional)
 set -euo pipefail
-stage=1; stop_stage=5; corpus=()
-while [ $# -gt 0 ]; do
+stop_stage=5; corpus=()
+recipe_option() {
     case $1 in
-        --stage) stage=$2; shift 2 ;;
-        --stop-stage) stop_stage=$2; shift 2 ;;
-        --ljspeech) corpus=(--ljspeech "$(realpath -m "$2")"); shift 2 ;;
-        *) echo "unknown option $1" >&2; exit 2 ;;
+        --ljspeech) corpus=(--ljspeech "$(realpath -m "$2")"); shifted=2 ;;
     esac
-done
+}
+source "$(dirname "$0")/../stages.sh" "$@"
 cd "$(dirname "$0")"
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
 run_stage 1 && python3 prepare.py "${corpus[@]}" --out data
 run_stage 2 && python3 -m asr train config.yaml
