@@ -115,8 +115,6 @@ class DemoApp:
             return result
         except AsrError as exc:  # bad input (a DemoInputError), or hotwords or an LM that do not fit the model
             return self._problem(str(exc))
-        except NotImplementedError as exc:
-            return self._problem(f"this decoder is not available yet ({exc}); choose greedy")
         except Exception as exc:  # a demo serving many people must survive its own bugs
             log.error("request failed:\n%s", traceback.format_exc())
             return self._problem(f"internal error ({type(exc).__name__}: {exc})")
@@ -150,8 +148,6 @@ class DemoApp:
             transcript = partial_transcript(self.recognizer, state, decoder_options(self.recognizer, decoder, hotwords))
         except AsrError as exc:
             return state, f"Problem: {exc}", gr.skip(), gr.skip()
-        except NotImplementedError as exc:
-            return state, f"Problem: this decoder is not available yet ({exc}); choose greedy", gr.skip(), gr.skip()
         status = f"Listening: {state.seconds:.1f} s (partial result; press stop for the final text)"
         if not added:
             status = f"Problem: the recording reached the {self.max_seconds:g} s limit; press stop for the final text"
