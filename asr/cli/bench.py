@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from asr.cli.common import MODEL, THREADS
+from asr.cli.common import MODEL, THREADS, add_command
 from asr.cli.transcribe import expand_inputs
 from asr.inference import QUANTIZATIONS
 from asr.peers import PEERS
@@ -31,15 +31,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Subcommands) -> None:
-    be = sub.add_parser(
+    be = add_command(
+        sub,
         "bench",
-        help="speed, load time and peak memory of the whole pipeline",
-        description="Transcribe audio files (default: the bundled samples) in a fresh process per system and print speed "
+        cmd_bench,
+        "speed, load time and peak memory of the whole pipeline",
+        "Transcribe audio files (default: the bundled samples) in a fresh process per system and print speed "
         "(audio seconds per wall second, reading to writing), model-load time and peak RSS.",
-        parents=[MODEL, THREADS],
+        [MODEL, THREADS],
     )
     be.add_argument("inputs", nargs="*", metavar="FILE_OR_DIR", help="audio files or folders (default: demo/examples)")
     be.add_argument("--peers", action="store_true", help=f"also {' and '.join(PEERS)}, when installed")
     for name, description in QUANTIZATIONS.items():
         be.add_argument(f"--{name}", action="store_true", help=f"also our model with {description}")
-    be.set_defaults(func=cmd_bench)

@@ -7,7 +7,7 @@ import argparse
 import functools
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -92,6 +92,15 @@ def reports(*errors: type[Exception]) -> Callable[[Command], Command]:
         return run
 
     return decorate
+
+
+def add_command(
+    sub: Subcommands, name: str, command: Command, summary: str, description: str, parents: Sequence[argparse.ArgumentParser] = ()
+) -> argparse.ArgumentParser:
+    """The parser of subcommand `name`, which `command` runs; `summary` is its line in `asr --help`."""
+    parser = sub.add_parser(name, help=summary, description=description, parents=list(parents))
+    parser.set_defaults(func=command)
+    return parser
 
 
 def list_problems(problems: list[str]) -> None:

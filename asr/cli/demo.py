@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from asr.cli.common import MODEL, THREADS, VERBOSE, reports, use_threads
+from asr.cli.common import MODEL, THREADS, VERBOSE, add_command, reports, use_threads
 from asr.constants import DEMO_MAX_SECONDS
 from asr.errors import AsrError
 
@@ -27,14 +27,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Subcommands) -> None:
-    de = sub.add_parser(
+    de = add_command(
+        sub,
         "demo",
-        help="web demo: microphone and upload",
-        description="Serve the Gradio web demo (needs: pip install 'asr[demo]'). The model is loaded once.",
-        parents=[MODEL, THREADS, VERBOSE],
+        cmd_demo,
+        "web demo: microphone and upload",
+        "Serve the Gradio web demo (needs: pip install 'asr[demo]'). The model is loaded once.",
+        [MODEL, THREADS, VERBOSE],
     )
     de.add_argument("--port", type=int, default=None, help="port to listen on (default: 7860, or the next free one)")
     de.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
     de.add_argument("--share", action="store_true", help="also serve through a public Gradio share link")
     de.add_argument("--max-seconds", type=float, default=DEMO_MAX_SECONDS, help=f"longest recording or upload accepted (default {DEMO_MAX_SECONDS:g})")
-    de.set_defaults(func=cmd_demo)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from asr.cli.common import DEVICE, MODEL, QUANTIZATION, THREADS, VERBOSE, list_problems, quantization, reports, use_threads
+from asr.cli.common import DEVICE, MODEL, QUANTIZATION, THREADS, VERBOSE, add_command, list_problems, quantization, reports, use_threads
 from asr.cli.decoder_flags import DECODER, decoder_options
 from asr.errors import AsrError, UsageError
 from asr.scoring import NORMALIZERS
@@ -62,12 +62,14 @@ def add_normalizer_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_parser(sub: Subcommands) -> None:
-    ev = sub.add_parser(
+    ev = add_command(
+        sub,
         "evaluate",
-        help="WER/CER and speed of a model on JSONL manifests",
-        description="Transcribe manifests (or score hypotheses from elsewhere) and report WER, CER with a bootstrap 95% interval, errors and speed. "
+        cmd_evaluate,
+        "WER/CER and speed of a model on JSONL manifests",
+        "Transcribe manifests (or score hypotheses from elsewhere) and report WER, CER with a bootstrap 95% interval, errors and speed. "
         "Exits with 1 when an utterance could not be scored (unreadable audio, no hypothesis), unless --keep-going.",
-        parents=[MODEL, DEVICE, THREADS, QUANTIZATION, VERBOSE, DECODER],
+        [MODEL, DEVICE, THREADS, QUANTIZATION, VERBOSE, DECODER],
     )
     ev.add_argument("manifests", nargs="+", metavar="MANIFEST", help="NeMo-style JSONL manifests (audio_filepath, text; duration is optional)")
     ev.add_argument(
@@ -80,4 +82,3 @@ def add_parser(sub: Subcommands) -> None:
         action="store_true",
         help="score missing or unreadable audio and missing hypotheses as empty transcripts and exit 0 (each is still reported)",
     )
-    ev.set_defaults(func=cmd_evaluate)

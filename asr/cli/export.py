@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from asr.cli.common import MODEL, VERBOSE, reports
+from asr.cli.common import MODEL, VERBOSE, add_command, reports
 from asr.errors import AsrError
 from asr.export import EXPORT_FORMATS
 
@@ -24,12 +24,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Subcommands) -> None:
-    ex = sub.add_parser(
+    ex = add_command(
+        sub,
         "export",
-        help="export a model as TorchScript or ONNX",
-        description="Write one file that maps waveforms to CTC log-probs and runs without this package (torch.jit.load or onnxruntime).",
-        parents=[MODEL, VERBOSE],
+        cmd_export,
+        "export a model as TorchScript or ONNX",
+        "Write one file that maps waveforms to CTC log-probs and runs without this package (torch.jit.load or onnxruntime).",
+        [MODEL, VERBOSE],
     )
     ex.add_argument("--format", choices=EXPORT_FORMATS, required=True, help="torchscript: a .pt file for torch.jit.load; onnx: an .onnx file")
     ex.add_argument("--output", "-o", required=True, help="file to write")
-    ex.set_defaults(func=cmd_export)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from asr.cli.common import MODEL, VERBOSE, reports
+from asr.cli.common import MODEL, VERBOSE, add_command, reports
 from asr.cli.decoder_flags import add_decoder_arguments, given_decoder_options
 from asr.cli.evaluate import add_normalizer_argument
 from asr.errors import AsrError
@@ -49,14 +49,16 @@ def cmd_lm_tune(args: argparse.Namespace) -> int:
 
 
 def _add_build_parser(lm_sub: Subcommands) -> None:
-    build = lm_sub.add_parser(
+    build = add_command(
+        lm_sub,
         "build",
-        help="build a word n-gram LM from text",
-        description="Build an interpolated modified Kneser-Ney n-gram LM from plain text (one sentence or utterance per line), normalized like "
+        cmd_lm_build,
+        "build a word n-gram LM from text",
+        "Build an interpolated modified Kneser-Ney n-gram LM from plain text (one sentence or utterance per line), normalized like "
         "training transcripts for the --model's alphabet. Uses KenLM's lmplz when it is on PATH (bash recipes/lm/install_kenlm.sh), else a "
         "built-in estimator that gives the same probabilities. -o x.arpa writes ARPA; -o x.bin a KenLM binary (needs build_binary). "
         "A word list x.vocab goes beside it.",
-        parents=[MODEL, VERBOSE],
+        [MODEL, VERBOSE],
     )
     build.add_argument("texts", nargs="+", metavar="TEXT", help="plain-text files")
     build.add_argument("--output", "-o", required=True, help="LM file to write (.arpa or .bin)")
@@ -66,17 +68,18 @@ def _add_build_parser(lm_sub: Subcommands) -> None:
     build.add_argument(
         "--exclude", nargs="+", default=[], metavar="MANIFEST", help="leave out text lines that are transcripts of these manifests (dev and test sets)"
     )
-    build.set_defaults(func=cmd_lm_build)
 
 
 def _add_tune_parser(lm_sub: Subcommands) -> None:
-    tune = lm_sub.add_parser(
+    tune = add_command(
+        lm_sub,
         "tune",
-        help="tune beam-search weights on a dev set and store them in the model directory",
-        description="Run the --model once over dev manifests (log-probs cached), then decode with every combination of LM weight, word score "
+        cmd_lm_tune,
+        "tune beam-search weights on a dev set and store them in the model directory",
+        "Run the --model once over dev manifests (log-probs cached), then decode with every combination of LM weight, word score "
         "and beam size, print the table, and write the LM and the best values into the model directory (or a copy of it: --output). "
         "The bundled model is never changed: tune it with --output or --dry-run. --lm defaults to the model directory's own.",
-        parents=[MODEL, VERBOSE],
+        [MODEL, VERBOSE],
     )
     tune.add_argument("manifests", nargs="+", metavar="MANIFEST", help="dev-set JSONL manifests (audio_filepath, text; duration is optional)")
     tune.add_argument("--output", "-o", default=None, help="write the tuned model (a copy of --model with the LM and settings) to this new folder instead")
@@ -90,7 +93,6 @@ def _add_tune_parser(lm_sub: Subcommands) -> None:
     tune.add_argument("--cache", default=None, help="log-prob cache file (.safetensors): reused when it exists, written otherwise")
     tune.add_argument("--workers", type=int, default=0, help="decoding processes (default: one per core)")
     tune.add_argument("--dry-run", action="store_true", help="print the table only; leave the model directory unchanged")
-    tune.set_defaults(func=cmd_lm_tune)
 
 
 def add_parser(sub: Subcommands) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
+from asr.cli.common import add_command
 from asr.prepare import LAYOUTS
 
 if TYPE_CHECKING:
@@ -26,12 +27,13 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Subcommands) -> None:
-    pr = sub.add_parser(
+    pr = add_command(
+        sub,
         "prepare",
-        help="make a JSONL manifest from a corpus folder",
-        description="Write a NeMo-style JSONL manifest (audio_filepath, duration, text) from a corpus. Bad rows are reported and skipped.",
+        cmd_prepare,
+        "make a JSONL manifest from a corpus folder",
+        "Write a NeMo-style JSONL manifest (audio_filepath, duration, text) from a corpus. Bad rows are reported and skipped.",
     )
     pr.add_argument("layout", choices=LAYOUTS, help="corpus layout")
     pr.add_argument("source", help="; ".join(f"{name}: {layout.source}" for name, layout in LAYOUTS.items()))
     pr.add_argument("--output", "-o", required=True, help="manifest to write (.jsonl)")
-    pr.set_defaults(func=cmd_prepare)

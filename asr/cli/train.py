@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from asr.cli.common import VERBOSE, reports
+from asr.cli.common import VERBOSE, add_command, reports
 from asr.errors import AsrError
 
 if TYPE_CHECKING:
@@ -34,25 +34,27 @@ def cmd_average(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Subcommands) -> None:
-    av = sub.add_parser(
+    av = add_command(
+        sub,
         "average",
-        help="average the weights of several model directories",
-        description="Average the weights of models of one shape (e.g. exp/epochs/*).",
-        parents=[VERBOSE],
+        cmd_average,
+        "average the weights of several model directories",
+        "Average the weights of models of one shape (e.g. exp/epochs/*).",
+        [VERBOSE],
     )
     av.add_argument("models", nargs="+", metavar="MODEL_DIR", help="model directories of the same shape")
     av.add_argument("--output", "-o", required=True, help="model directory to write")
-    av.set_defaults(func=cmd_average)
 
-    tn = sub.add_parser(
+    tn = add_command(
+        sub,
         "train",
-        help="train a model from a YAML config",
-        description="Train a model. Resumes from OUTPUT_DIR/checkpoint.pt when it exists. Several GPUs: torchrun --nproc_per_node N -m asr train CONFIG.",
-        parents=[VERBOSE],
+        cmd_train,
+        "train a model from a YAML config",
+        "Train a model. Resumes from OUTPUT_DIR/checkpoint.pt when it exists. Several GPUs: torchrun --nproc_per_node N -m asr train CONFIG.",
+        [VERBOSE],
     )
     tn.add_argument("config", help="YAML config (see recipes/*/config.yaml); relative paths in it are relative to its folder")
     tn.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config fields, e.g. epochs=5 optim.lr=0.0005")
     tn.add_argument(
         "--threads", type=int, default=0, help="CPU threads per training process (the config's threads; default: the cores less one per loader worker)"
     )
-    tn.set_defaults(func=cmd_train)

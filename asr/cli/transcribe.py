@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from asr.audio import audio_duration
-from asr.cli.common import DEVICE, MODEL, QUANTIZATION, THREADS, VERBOSE, fail, quantization, use_threads
+from asr.cli.common import DEVICE, MODEL, QUANTIZATION, THREADS, VERBOSE, add_command, fail, quantization, use_threads
 from asr.cli.decoder_flags import DECODER, decoder_options
 from asr.errors import AsrError, UsageError
 from asr.writers import OUTPUT_FORMATS
@@ -184,11 +184,13 @@ def _transcribe_file(
 
 
 def add_parser(sub: Subcommands) -> None:
-    tr = sub.add_parser(
+    tr = add_command(
+        sub,
         "transcribe",
-        help="transcribe audio files",
-        description="Transcribe audio files or folders of audio. Text goes to stdout, a line per segment as it is decoded; -f/-o also write files.",
-        parents=[MODEL, DEVICE, THREADS, QUANTIZATION, VERBOSE, DECODER],
+        cmd_transcribe,
+        "transcribe audio files",
+        "Transcribe audio files or folders of audio. Text goes to stdout, a line per segment as it is decoded; -f/-o also write files.",
+        [MODEL, DEVICE, THREADS, QUANTIZATION, VERBOSE, DECODER],
     )
     tr.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files, or folders searched recursively for audio")
     tr.add_argument("--output-format", "-f", choices=OUTPUT_FORMATS, default=None, help="output file format (default txt when -o is given)")
@@ -202,4 +204,3 @@ def add_parser(sub: Subcommands) -> None:
     tr.add_argument("--timestamps", "-t", action="store_true", help="print each segment's start and end before its text on stdout")
     tr.add_argument("--batch-size", type=int, default=4, help="30-second windows run through the model at once (default 4)")
     tr.add_argument("--quiet", "-q", action="store_true", help="print no transcripts or progress, only errors")
-    tr.set_defaults(func=cmd_transcribe)
