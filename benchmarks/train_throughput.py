@@ -4,6 +4,8 @@ step, the packed nn.LSTM path (the model before LSTMStack) and the LSTMStack pat
     python benchmarks/train_throughput.py --threads 1                      # default model shape
     python benchmarks/train_throughput.py --threads 1 --model 5x512 --bare-only
     python benchmarks/train_throughput.py --threads 1 --workers 0 1 2      # the loader's share
+    python benchmarks/train_throughput.py --threads 1 --busy-core          # another program on one core
+    python benchmarks/train_throughput.py --threads 1 --old-defaults       # first row: the trainer as it was
     python benchmarks/train_throughput.py --device cuda --threads 8
 
 End to end is `asr.train.train` itself on the real speech of ../shared/data (AN4, speechocean762,
@@ -13,11 +15,14 @@ callback stamps each batch as it reaches the step. The bare step runs a fresh mo
 shape on random tensors of exactly the batches' shapes, so the difference is what the data
 side costs. The packed rows run the same weights through one nn.LSTM over packed sequences
 (asr.model.as_packed_lstm, sharing the parameters). Every row trains on the same batches;
-warm-up batches are left out. Prints a Markdown table; ratios are to the first row."""
+warm-up batches are left out. With --busy-core a busy loop holds the last core for the whole run
+(benchmarks/busy_cpu.py's: a laptop with a browser open). Prints a Markdown table; ratios are to
+the first row."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from busy_cpu import busy_loop
 from torch import nn
 
 from asr.data import Batch
@@ -95,7 +101,10 @@ def end_to_end(cfg: TrainConfig, packed: bool) -> Stamps:
 def bare_steps(cfg: TrainConfig, shapes: list[tuple[list[int], list[int]]], packed: bool, device: torch.device) -> list[float]:
     """Forward, fp32 CTC loss, backward, clipping and AdamW on random tensors of the batches' shapes."""
     torch.manual_seed(0)
-    torch.set_flush_denormal(True)  # as train() does: subnormal LSTM gradients are slow on x86
+    # As train() does while it runs (it restores both on return): its thread count, and flushed
+    # subnormals (subnormal LSTM gradients are slow on x86).
+    torch.set_num_threads(training_threads(cfg, DistContext()))
+    torch.set_flush_denormal(True)
     model = CTCModel(cfg.model)
     if packed:
         use_packed(model)
@@ -104,18 +113,18 @@ def bare_steps(cfg: TrainConfig, shapes: list[tuple[list[int], list[int]]], pack
     ctc = torch.nn.CTCLoss(zero_infinity=True)
     dtype = torch.bfloat16 if cfg.precision == "bf16" else None
     inputs = []
-    for samples, target_lengths in shapes:
+    for samples, lengths in shapes:
         frames = torch.tensor(samples) // cfg.features.hop_length + 1
         feats = torch.randn(len(samples), int(frames.max()), cfg.features.n_mels, device=device)
-        targets = torch.randint(1, cfg.model.vocab_size, (sum(target_lengths),), device=device)
-        inputs.append((feats, frames.to(device), targets, torch.tensor(target_lengths, device=device)))
+        targets = torch.randint(1, cfg.model.vocab_size, (sum(lengths),), device=device)
+        inputs.append((feats, frames.to(device), targets, torch.tensor(lengths, device=device)))
     times = []
     for feats, frames, targets, target_lengths in inputs:
         times.append(time.perf_counter())
         with torch.autocast(device.type, dtype=dtype) if dtype else nullcontext():
             log_probs, out_lengths = model(feats, frames)
         loss = ctc(log_probs.float().transpose(0, 1), targets, out_lengths, target_lengths)
-        loss.backward()  # type: ignore[no-untyped-call]
+        loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -142,25 +151,47 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="timed steps (after warm-up)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=12)
+    parser.add_argument("--busy-core", action="store_true", help="keep the last core busy with a Python loop throughout")
+    parser.add_argument("--old-defaults", action="store_true", help="first row: the trainer as it was (packed, fp32, a thread per core, 2 workers)")
     parser.add_argument("--bare-only", action="store_true", help="bare steps only (the batches come from one bf16 trainer pass)")
     args = parser.parse_args()
     manifests = [args.data / name for name in CORPORA]
     if missing := [str(m) for m in manifests if not m.is_file()]:
         sys.exit(f"error: manifests not found: {', '.join(missing)} (pass --data)")
     device = torch.device(args.device)
+    loop = busy_loop(len(os.sched_getaffinity(0)) - 1) if args.busy_core else None
+    try:
+        rows, heading = measure(args, manifests, device)
+    finally:
+        if loop:
+            loop.kill()
+            loop.wait()
+    print(heading + (", the last core busy" if loop else "") + "\n")
+    print("| pipeline | audio s per s | x first row |")
+    print("|---|---|---|")
+    for label, speed in rows:
+        print(f"| {label} | {speed:.1f} | {speed / rows[0][1]:.2f} |")
+
+
+def measure(args: argparse.Namespace, manifests: list[Path], device: torch.device) -> tuple[list[tuple[str, float]], str]:
+    """The table's rows (label, audio seconds per second) and its heading."""
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.yaml"
         config.write_text(CONFIG.format(out=Path(tmp) / "exp", manifests=[str(m) for m in manifests], batch_size=args.batch_size))
 
-        def cfg(precision: str, workers: int, run: str) -> TrainConfig:
+        def cfg(precision: str, workers: int, run: str, threads: int = args.threads) -> TrainConfig:
             overrides = [f"output_dir={Path(tmp) / run}", f"precision={precision}", f"data.num_workers={workers}", f"device={args.device}"]
-            overrides += [f"threads={args.threads}", f"max_steps={args.warmup + args.steps}", *MODELS[args.model]]
+            overrides += [f"threads={threads}", f"max_steps={args.warmup + args.steps}", *MODELS[args.model]]
             return load_train_config(config, overrides)
 
         rows: list[tuple[str, float]] = []
         rate = cfg("fp32", 0, "x").features.sample_rate
         # Untimed: every batch shape once (oneDNN plans, allocator growth), and the batches' shapes.
         shapes = end_to_end(cfg("bf16", args.workers[0], "warm"), packed=False).shapes
+        if args.old_defaults:  # before LSTMStack: torch's threads (one per core), 2 workers, fp32
+            old = cfg("fp32", 2, "old", threads=len(os.sched_getaffinity(0)))
+            label = "trainer, packed nn.LSTM, fp32, the old defaults (a thread per core, 2 workers)"
+            rows.append((label, audio_rate(end_to_end(old, packed=True).times, shapes, args.warmup, rate)))
         for precision in ("fp32", "bf16"):
             for packed in (True, False):
                 path = "packed nn.LSTM" if packed else "LSTMStack"
@@ -169,7 +200,7 @@ def main() -> None:
                     if stamps.shapes != shapes:
                         sys.exit("the trainer passes saw different batches")
                     rows.append((f"trainer, {path}, {precision}, {args.workers[0]} workers", audio_rate(stamps.times, shapes, args.warmup, rate)))
-                bare = bare_steps(cfg(precision, 0, "bare"), shapes, packed, device)
+                bare = bare_steps(cfg(precision, args.workers[0], "bare"), shapes, packed, device)
                 rows.append((f"bare step, {path}, {precision}", audio_rate(bare, shapes, args.warmup, rate)))
         for workers in args.workers[1:]:
             stamps = end_to_end(cfg("bf16", workers, f"workers{workers}"), packed=False)
@@ -179,11 +210,7 @@ def main() -> None:
         where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {threads} training threads"
         audio = sum(sum(s[0]) for s in shapes[args.warmup : args.warmup + args.steps]) / rate
         batches = f"{args.steps} timed batches of <= {args.batch_size} utterances ({audio:.0f} s of audio)"
-        print(f"\nmodel {args.model} ({params / 1e6:.1f} M parameters), {where}; {batches}\n")
-    print("| pipeline | audio s per s | x first row |")
-    print("|---|---|---|")
-    for label, speed in rows:
-        print(f"| {label} | {speed:.1f} | {speed / rows[0][1]:.2f} |")
+    return rows, f"\nmodel {args.model} ({params / 1e6:.1f} M parameters), {where}; {batches}"
 
 
 if __name__ == "__main__":
