@@ -95,7 +95,13 @@ class ConvSubsampling(nn.Module):
         layers: list[nn.Module] = []
         channels_in = 1
         for _ in range(config.conv_layers):
-            layers += [nn.Conv2d(channels_in, config.conv_channels, 3, stride=config._conv_stride, padding=1), nn.ReLU()]
+            conv = nn.Conv2d(channels_in, config.conv_channels, 3, stride=config._conv_stride, padding=1)
+            # He initialization keeps the normalized features' scale through each ReLU layer. With
+            # PyTorch's default the two layers shrink it about 7x, the LSTM sees almost no input at
+            # first and CTC sits on its all-blank plateau for longer (recipes/an4/RESULTS.md).
+            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+            nn.init.zeros_(conv.get_parameter("bias"))
+            layers += [conv, nn.ReLU()]
             channels_in = config.conv_channels
         self.layers = nn.Sequential(*layers)
         self.stride = config._conv_stride
@@ -126,6 +132,16 @@ def reorder_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
 
 
+def open_forget_gate(lstm: nn.LSTM) -> nn.LSTM:
+    """A new one-layer LSTM with its forget-gate bias at 1 (Jozefowicz et al., 2015): the cells
+    start out remembering, so gradients reach back across frames from the first step."""
+    size = lstm.hidden_size
+    with torch.no_grad():  # PyTorch's gate order is input, forget, cell, output; the two biases add
+        lstm.get_parameter("bias_ih_l0")[size : 2 * size].fill_(1.0)
+        lstm.get_parameter("bias_hh_l0")[size : 2 * size].zero_()
+    return lstm
+
+
 class LSTMLayer(nn.Module):
     """One (bi)LSTM layer over a padded batch: `ahead` reads each sequence forward, `behind`
     (bidirectional only; a list of one, which TorchScript can iterate) reads it reversed within
@@ -133,8 +149,8 @@ class LSTMLayer(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, bidirectional: bool) -> None:
         super().__init__()
-        self.ahead = nn.LSTM(input_size, hidden_size, batch_first=True)
-        self.behind = nn.ModuleList([nn.LSTM(input_size, hidden_size, batch_first=True)] if bidirectional else [])
+        self.ahead = open_forget_gate(nn.LSTM(input_size, hidden_size, batch_first=True))
+        self.behind = nn.ModuleList([open_forget_gate(nn.LSTM(input_size, hidden_size, batch_first=True))] if bidirectional else [])
 
     def forward(self, x: torch.Tensor, reversal: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = self.ahead(x)[0]

@@ -108,8 +108,25 @@ def test_a_seed_draws_the_initial_weights_nn_lstm_drew() -> None:
     torch.manual_seed(5)
     ConvSubsampling(config)
     reference = torch.nn.LSTM(config.conv_output_size, 16, 3, batch_first=True, bidirectional=True, dropout=config.dropout)
+    forget = slice(16, 32)  # the forget gate's biases are set, not drawn (open_forget_gate)
     for name, tensor in as_packed_lstm(model.lstm).state_dict().items():
-        assert torch.equal(tensor, reference.state_dict()[name]), name
+        expected = reference.state_dict()[name].clone()
+        if name.startswith("bias_"):
+            expected[forget] = 1.0 if name.startswith("bias_ih") else 0.0
+        assert torch.equal(tensor, expected), name
+
+
+def test_new_networks_start_where_ctc_learns_quickly() -> None:
+    """He-initialized convolutions keep the normalized features' scale (PyTorch's default init
+    shrinks it about 7x over two layers), and every LSTM starts with its forget gates open."""
+    torch.manual_seed(0)
+    model = CTCModel(ModelConfig(subsampling=4, conv_channels=16, lstm_layers=2, hidden_size=32))
+    features = model.subsampling(torch.randn(8, 400, 80))
+    assert 0.4 < float(features.std()) < 1.0
+    for lstm in (module for module in model.modules() if isinstance(module, torch.nn.LSTM)):
+        gate_bias = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach()
+        assert torch.equal(gate_bias[32:64], torch.ones(32))
+        assert float(gate_bias[:32].abs().max()) < 0.4  # the other gates keep PyTorch's draw
 
 
 @pytest.mark.parametrize("subsampling", [1, 2, 4])

@@ -58,7 +58,7 @@ fi
 if run_stage 6; then
     rm -rf exp/average_lm
     python3 -m asr lm tune data/dev.jsonl --model exp/average --output exp/average_lm --lm lm/an4_train_3g.arpa --normalizer basic \
-        --lm-weights 0.25 0.5 0.75 1 1.5 2 --word-scores -3 -2 -1 0 1 2 --beam-sizes 32
+        --lm-weights 0.1 0.25 0.5 0.75 1 1.5 --word-scores -2 -1.5 -1 -0.5 0 0.5 1 --beam-sizes 32
 fi
 if run_stage 7; then
     python3 -m asr evaluate --model exp/average --decoder greedy --normalizer basic "${dev_sets[@]}" -o eval/greedy
