@@ -120,13 +120,14 @@ def test_new_networks_start_where_ctc_learns_quickly() -> None:
     """He-initialized convolutions keep the normalized features' scale (PyTorch's default init
     shrinks it about 7x over two layers), and every LSTM starts with its forget gates open."""
     torch.manual_seed(0)
-    model = CTCModel(ModelConfig(subsampling=4, conv_channels=16, lstm_layers=2, hidden_size=32))
+    hidden = 32
+    model = CTCModel(ModelConfig(subsampling=4, conv_channels=16, lstm_layers=2, hidden_size=hidden))
     features = model.subsampling(torch.randn(8, 400, 80))
     assert 0.4 < float(features.std()) < 1.0
     for lstm in (module for module in model.modules() if isinstance(module, torch.nn.LSTM)):
-        gate_bias = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach()
-        assert torch.equal(gate_bias[32:64], torch.ones(32))
-        assert float(gate_bias[:32].abs().max()) < 0.4  # the other gates keep PyTorch's draw
+        gate_bias = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach()  # gate order: input, forget, cell, output
+        assert torch.equal(gate_bias[hidden : 2 * hidden], torch.ones(hidden))
+        assert float(gate_bias[:hidden].abs().max()) < 0.4  # the input gate keeps PyTorch's draw
 
 
 @pytest.mark.parametrize("subsampling", [1, 2, 4])
